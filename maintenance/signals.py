@@ -1,0 +1,33 @@
+"""File receivers for every model with a FileField: old files go after the commit."""
+
+from django.db.models.signals import post_delete, post_save, pre_save
+
+from maintenance import files
+
+
+def file_pre_save(sender, instance, raw=False, **kwargs):
+    if raw or instance._state.adding:
+        return
+    instance._replaced_files = files.replaced_names(instance)
+
+
+def file_post_save(sender, instance, raw=False, **kwargs):
+    if names := instance.__dict__.pop("_replaced_files", None):
+        files.delete_on_commit(names)
+
+
+def file_post_delete(sender, instance, **kwargs):
+    if names := files.names_of(instance):
+        files.delete_on_commit(names)
+
+
+def connect_file_receivers() -> None:
+    """Connect the receivers to each model that has files, and only to those.
+
+    Per-model connections keep the others fast-deletable (no signal, no row loading).
+    """
+    for model, _ in files.models_with_files():
+        uid = model._meta.label
+        pre_save.connect(file_pre_save, sender=model, dispatch_uid=f"files.pre_save.{uid}")
+        post_save.connect(file_post_save, sender=model, dispatch_uid=f"files.post_save.{uid}")
+        post_delete.connect(file_post_delete, sender=model, dispatch_uid=f"files.delete.{uid}")

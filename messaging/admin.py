@@ -1,0 +1,51 @@
+from django.contrib import admin
+
+from messaging.models import AccountDeletion, Message, MessageHistory, Notification
+
+
+class HistoryInline(admin.TabularInline):
+    model = MessageHistory
+    extra = 0
+    can_delete = False
+    fields = ["edited_at", "edited_by", "old_content"]
+    readonly_fields = fields
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "sender", "receiver", "short_content", "timestamp", "read", "edited"]
+    list_filter = ["read", "edited", "timestamp"]
+    search_fields = ["content", "sender__username", "receiver__username"]
+    raw_id_fields = ["sender", "receiver", "parent_message"]
+    readonly_fields = ["edited", "edited_at"]
+    list_select_related = ["sender", "receiver"]
+    date_hierarchy = "timestamp"
+    inlines = [HistoryInline]
+
+    @admin.display(description="content")
+    def short_content(self, message):
+        return message.content[:60]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "message", "created_at", "read"]
+    list_filter = ["read", "created_at"]
+    search_fields = ["user__username"]
+    raw_id_fields = ["user", "message"]
+    list_select_related = ["user"]
+
+
+@admin.register(MessageHistory)
+class MessageHistoryAdmin(admin.ModelAdmin):
+    list_display = ["id", "message", "edited_at", "edited_by"]
+    list_filter = ["edited_at"]
+    search_fields = ["old_content"]
+    raw_id_fields = ["message", "edited_by"]
+    list_select_related = ["edited_by"]
+
+
+@admin.register(AccountDeletion)
+class AccountDeletionAdmin(admin.ModelAdmin):
+    list_display = ["user", "requested_at"]
+    raw_id_fields = ["user"]

@@ -1,0 +1,137 @@
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.urls import reverse
+from rest_framework import serializers
+
+from messaging.models import Message, MessageHistory, Notification
+
+User = get_user_model()
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username"]
+
+
+class RegisterSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+
+class MeSerializer(serializers.ModelSerializer):
+    unread_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "unread_count"]
+
+
+class PasswordSerializer(serializers.Serializer):
+    password = serializers.CharField(trim_whitespace=False, max_length=128)
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    attachment = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "sender",
+            "receiver",
+            "content",
+            "timestamp",
+            "edited",
+            "edited_at",
+            "read",
+            "parent_message",
+            "attachment",
+        ]
+        read_only_fields = fields
+
+    def get_attachment(self, message) -> str | None:
+        """Attachments are served by the API, to the message's two people only."""
+        if not message.attachment:
+            return None
+        url = reverse("message-attachment", args=[message.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+
+class ThreadMessageSerializer(MessageSerializer):
+    depth = serializers.IntegerField(read_only=True)
+    sender_username = serializers.CharField(source="sender.username", read_only=True)
+
+    class Meta(MessageSerializer.Meta):
+        fields = [*MessageSerializer.Meta.fields, "depth", "sender_username"]
+        read_only_fields = fields
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    receiver = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True),
+        error_messages={"does_not_exist": "No active user has the id {pk_value}."},
+    )
+    content = serializers.CharField(max_length=settings.MESSAGE_MAX_LENGTH)
+    parent_message = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    attachment = serializers.FileField(required=False, allow_null=True)
+
+    def validate_receiver(self, receiver):
+        if receiver == self.context["request"].user:
+            raise serializers.ValidationError("You cannot send a message to yourself.")
+        return receiver
+
+    def validate_parent_message(self, parent_id):
+        if parent_id is None:
+            return None
+        user = self.context["request"].user
+        parent = (
+            Message.objects.filter(Q(sender=user) | Q(receiver=user), pk=parent_id)
+            .only("id", "sender_id", "receiver_id")
+            .first()
+        )
+        if parent is None:
+            raise serializers.ValidationError("No message of yours has this id.")
+        return parent
+
+    def validate_attachment(self, attachment):
+        if attachment and attachment.size > settings.ATTACHMENT_MAX_BYTES:
+            limit = settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)
+            raise serializers.ValidationError(f"An attachment may be at most {limit} MB.")
+        return attachment
+
+    def validate(self, attrs):
+        parent = attrs.get("parent_message")
+        if parent and attrs["receiver"].pk not in (parent.sender_id, parent.receiver_id):
+            raise serializers.ValidationError(
+                {"parent_message": "A reply must go to the other person of the thread."}
+            )
+        return attrs
+
+
+class MessageEditSerializer(serializers.Serializer):
+    content = serializers.CharField(max_length=settings.MESSAGE_MAX_LENGTH)
+
+
+class MessageHistorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MessageHistory
+        fields = ["id", "old_content", "edited_at", "edited_by"]
+
+
+class IdsSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=1000
+    )
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    sender = serializers.IntegerField(source="message.sender_id", read_only=True)
+    sender_username = serializers.CharField(source="message.sender.username", read_only=True)
+
+    class Meta:
+        model = Notification
+        fields = ["id", "message", "sender", "sender_username", "created_at", "read"]

@@ -1,0 +1,17 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from messaging.api import views
+
+router = SimpleRouter()
+router.register("messages", views.MessageViewSet, basename="message")
+router.register("notifications", views.NotificationViewSet, basename="notification")
+router.register("users", views.UserViewSet, basename="user")
+
+urlpatterns = [
+    path("auth/register/", views.RegisterView.as_view(), name="register"),
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("me/", views.MeView.as_view(), name="me"),
+    path("conversations/<int:user_id>/", views.ConversationView.as_view(), name="conversation"),
+    *router.urls,
+]

@@ -1,0 +1,222 @@
+from django.contrib.auth import get_user_model, logout
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from messaging import selectors, services
+from messaging.api import serializers as s
+from messaging.inbox_cache import cache_per_user
+from messaging.models import Message
+
+User = get_user_model()
+
+UPDATED = inline_serializer("Updated", {"updated": serializers.IntegerField()})
+COUNT = inline_serializer("Count", {"count": serializers.IntegerField()})
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    throttle_scope = "auth"
+
+    @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer})
+    def post(self, request):
+        data = s.RegisterSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if User.objects.filter(username__iexact=data.validated_data["username"]).exists():
+            raise serializers.ValidationError({"username": ["This username is taken."]})
+        user = services.user_register(**data.validated_data)
+        return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenView(ObtainAuthToken):
+    throttle_scope = "auth"
+
+
+class MeView(APIView):
+    @extend_schema(responses=s.MeSerializer)
+    def get(self, request):
+        request.user.unread_count = selectors.unread_count(request.user)
+        return Response(s.MeSerializer(request.user).data)
+
+    @extend_schema(request=s.PasswordSerializer, responses={202: None})
+    def delete(self, request):
+        data = s.PasswordSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.account_delete(user=request.user, password=data.validated_data["password"])
+        logout(request)
+        return Response(
+            {"detail": "Your account is deleted; its data is being removed."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("box", str, enum=["inbox", "sent"], description="Default: inbox."),
+        OpenApiParameter("unread", bool, description="Only unread messages."),
+    ]
+)
+class MessageViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = s.MessageSerializer
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        if self.action == "list":
+            box = self.request.query_params.get("box", "inbox")
+            if box not in ("inbox", "sent"):
+                raise serializers.ValidationError({"box": ['Use "inbox" or "sent".']})
+            unread = self.request.query_params.get("unread", "").lower() in ("1", "true")
+            return selectors.inbox_for(self.request.user, box=box, unread=unread)
+        return selectors.messages_visible_to(self.request.user)
+
+    def get_serializer_class(self):
+        return {
+            "create": s.MessageCreateSerializer,
+            "partial_update": s.MessageEditSerializer,
+        }.get(self.action, s.MessageSerializer)
+
+    @cache_per_user
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=s.MessageCreateSerializer, responses={201: s.MessageSerializer})
+    def create(self, request, *args, **kwargs):
+        data = s.MessageCreateSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        message = services.message_send(sender=request.user, **data.validated_data)
+        body = s.MessageSerializer(message, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.MessageEditSerializer, responses=s.MessageSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        message = self.get_object()
+        if message.sender_id != request.user.pk:
+            raise PermissionDenied("Only the sender can edit a message.")
+        data = s.MessageEditSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = services.message_edit(
+            message=message, editor=request.user, content=data.validated_data["content"]
+        )
+        return Response(s.MessageSerializer(message, context={"request": request}).data)
+
+    @extend_schema(responses=s.MessageHistorySerializer(many=True))
+    @action(detail=True)
+    def history(self, request, pk=None):
+        versions = selectors.history_of(self.get_object())
+        page = self.paginate_queryset(versions)
+        return self.get_paginated_response(s.MessageHistorySerializer(page, many=True).data)
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Thread",
+            {"root": serializers.IntegerField(), "messages": s.ThreadMessageSerializer(many=True)},
+        )
+    )
+    @action(detail=True)
+    def thread(self, request, pk=None):
+        message = self.get_object()
+        messages = Message.objects.thread(message.pk)
+        data = s.ThreadMessageSerializer(messages, many=True, context={"request": request}).data
+        return Response({"root": messages[0].pk, "messages": data})
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True)
+    def attachment(self, request, pk=None):
+        message = self.get_object()
+        if not message.attachment:
+            raise NotFound("This message has no attachment.")
+        name = message.attachment.name.rsplit("/", 1)[-1]
+        return FileResponse(message.attachment.open("rb"), as_attachment=True, filename=name)
+
+    @extend_schema(responses=COUNT)
+    @action(detail=False, url_path="unread-count")
+    def unread_count(self, request):
+        return Response({"count": selectors.unread_count(request.user)})
+
+    @extend_schema(request=s.IdsSerializer, responses=UPDATED)
+    @action(detail=False, methods=["post"], url_path="mark-read")
+    def mark_read(self, request):
+        data = s.IdsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        updated = services.messages_mark_read(user=request.user, ids=data.validated_data.get("ids"))
+        return Response({"updated": updated})
+
+
+class ConversationView(generics.GenericAPIView):
+    serializer_class = s.ThreadMessageSerializer
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ConversationPage",
+            {
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": inline_serializer(
+                    "ConversationThread",
+                    {
+                        "root": serializers.IntegerField(),
+                        "messages": s.ThreadMessageSerializer(many=True),
+                    },
+                    many=True,
+                ),
+            },
+        )
+    )
+    def get(self, request, user_id: int):
+        other = get_object_or_404(User, pk=user_id)
+        root_ids = self.paginate_queryset(Message.objects.conversation_roots(request.user, other))
+        context = {"request": request}
+        threads = [
+            {
+                "root": root_id,
+                "messages": s.ThreadMessageSerializer(messages, many=True, context=context).data,
+            }
+            for root_id, messages in Message.objects.threads(root_ids).items()
+        ]
+        return self.get_paginated_response(threads)
+
+
+class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.NotificationSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("unread", bool)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        unread = self.request.query_params.get("unread", "").lower() in ("1", "true")
+        return selectors.notifications_for(self.request.user, unread=unread)
+
+    @extend_schema(request=s.IdsSerializer, responses=UPDATED)
+    @action(detail=False, methods=["post"], url_path="mark-read")
+    def mark_read(self, request):
+        data = s.IdsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = data.validated_data.get("ids")
+        return Response({"updated": services.notifications_mark_read(user=request.user, ids=ids)})
+
+
+class UserViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.UserSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("search", str)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.users_matching(self.request.query_params.get("search", "")[:150])

@@ -1,0 +1,124 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from messaging.managers import MessageManager, UnreadMessagesManager
+
+
+class Message(models.Model):
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_messages"
+    )
+    receiver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="received_messages"
+    )
+    content = models.TextField(max_length=settings.MESSAGE_MAX_LENGTH)
+    timestamp = models.DateTimeField(default=timezone.now)
+    edited = models.BooleanField(default=False)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    read = models.BooleanField(default=False)
+    parent_message = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
+    )
+    attachment = models.FileField(upload_to="attachments/%Y/%m/", blank=True)
+
+    objects = MessageManager()
+    unread_messages = UnreadMessagesManager()
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        indexes = [
+            models.Index(fields=["receiver", "-timestamp"], name="msg_inbox"),
+            models.Index(fields=["sender", "-timestamp"], name="msg_sent"),
+            # The unread badge and the unread inbox read only these rows.
+            models.Index(
+                fields=["receiver", "-timestamp"], condition=Q(read=False), name="msg_unread"
+            ),
+            models.Index(fields=["parent_message", "timestamp"], name="msg_replies"),
+            models.Index(fields=["timestamp"], name="msg_timestamp"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.sender_id}→{self.receiver_id}"
+
+    def validate_for_save(self) -> None:
+        """Raise ValidationError unless this message may be written (see signals.pre_save)."""
+        errors = {}
+        content = self.content or ""
+        if not content.strip():
+            errors["content"] = "Content must not be empty."
+        elif len(content) > settings.MESSAGE_MAX_LENGTH:
+            errors["content"] = (
+                f"Content must be at most {settings.MESSAGE_MAX_LENGTH} characters "
+                f"(it has {len(content)})."
+            )
+        if self._state.adding:
+            if self.sender_id is None or self.receiver_id is None:
+                errors["receiver"] = "A message needs a sender and a receiver."
+            elif self.sender_id == self.receiver_id:
+                errors["receiver"] = "You cannot send a message to yourself."
+            elif not self.receiver.is_active:
+                errors["receiver"] = "This user is not active."
+            if self.sender_id and not self.sender.is_active:
+                errors["sender"] = "Inactive users cannot send messages."
+            if self.parent_message_id and not self._reply_stays_in_pair():
+                errors["parent_message"] = "A reply must stay between the thread's two people."
+        if errors:
+            raise ValidationError(errors)
+
+    def _reply_stays_in_pair(self) -> bool:
+        parent = self.parent_message
+        return {parent.sender_id, parent.receiver_id} == {self.sender_id, self.receiver_id}
+
+
+class Notification(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="notifications")
+    created_at = models.DateTimeField(default=timezone.now)
+    read = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "message"], name="one_notification_per_message")
+        ]
+        indexes = [models.Index(fields=["user", "-created_at"], name="notif_user")]
+
+    def __str__(self):
+        return f"notification of message #{self.message_id} for user {self.user_id}"
+
+
+class MessageHistory(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="history")
+    old_content = models.TextField()
+    edited_at = models.DateTimeField()
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["edited_at", "id"]
+        verbose_name_plural = "message histories"
+        constraints = [
+            # The task that writes a version may run twice (acks_late): one row per edit.
+            models.UniqueConstraint(fields=["message", "edited_at"], name="one_history_per_edit")
+        ]
+
+    def __str__(self):
+        return f"version of message #{self.message_id} before {self.edited_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AccountDeletion(models.Model):
+    """An accepted account deletion whose purge has not finished yet (the purge's outbox)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"deletion of user {self.user_id}"

@@ -1,0 +1,45 @@
+"""Reads of the messaging app: what a user may see, as QuerySets."""
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+from messaging.managers import INBOX_FIELDS
+from messaging.models import Message, MessageHistory, Notification
+
+User = get_user_model()
+
+
+def messages_visible_to(user) -> QuerySet[Message]:
+    return Message.objects.involving(user)
+
+
+def inbox_for(user, *, box: str = "inbox", unread: bool = False) -> QuerySet[Message]:
+    """Received (or, with box="sent", sent) messages, newest first, with their sender."""
+    messages = (
+        Message.objects.filter(sender=user)
+        if box == "sent"
+        else Message.objects.filter(receiver=user)
+    )
+    if unread:
+        messages = messages.unread_only()
+    return messages.select_related("sender").only(*INBOX_FIELDS).order_by("-timestamp", "-id")
+
+
+def unread_count(user) -> int:
+    return Message.unread_messages.count_for_user(user)
+
+
+def history_of(message: Message) -> QuerySet[MessageHistory]:
+    return message.history.order_by("edited_at", "id")
+
+
+def notifications_for(user, *, unread: bool = False) -> QuerySet[Notification]:
+    notifications = Notification.objects.filter(user=user).select_related("message__sender")
+    if unread:
+        notifications = notifications.filter(read=False)
+    return notifications.order_by("-created_at", "-id")
+
+
+def users_matching(query: str) -> QuerySet:
+    users = User.objects.filter(is_active=True).only("id", "username").order_by("username")
+    return users.filter(username__icontains=query) if query else users

@@ -1,0 +1,203 @@
+"""Writes of the messaging app: every change to messages, notifications and accounts."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from messaging import tasks
+from messaging.models import AccountDeletion, Message, MessageHistory, Notification
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+
+# --- Accounts -------------------------------------------------------------------------------
+
+
+def user_register(*, username: str, password: str, email: str = "") -> User:
+    user = User(username=username, email=email)
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from error
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user
+
+
+def account_delete(*, user: User, password: str) -> None:
+    """Lock the account at once and leave its data to the purge task.
+
+    From this commit on the user cannot log in (inactive, no usable password, so every
+    session's auth hash is stale, no token). The AccountDeletion row stays until the purge
+    has finished, so a purge whose publish was lost is found again by the reconcile job.
+    """
+    if not user.check_password(password):
+        raise ValidationError({"password": "The password is not correct."})
+    with transaction.atomic():
+        AccountDeletion.objects.get_or_create(user=user)
+        user.is_active = False
+        user.set_unusable_password()
+        user.save(update_fields=["is_active", "password"])
+        Token.objects.filter(user=user).delete()
+        tasks.purge_account.delay_on_commit(user.pk)
+
+
+def account_purge(*, user_id: int, batch_size: int | None = None) -> int:
+    """Delete everything of a user, batch by batch, then the user. Returns messages deleted.
+
+    Safe to run twice or at the same time: each batch locks its rows (SKIP LOCKED on
+    PostgreSQL), and deleting what is already gone deletes nothing.
+    """
+    batch_size = batch_size or settings.ACCOUNT_PURGE_BATCH_SIZE
+    theirs = Message.objects.filter(Q(sender_id=user_id) | Q(receiver_id=user_id))
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                theirs.select_for_update(skip_locked=True)
+                .order_by("-id")
+                .values_list("id", flat=True)[:batch_size]
+            )
+            if not batch:
+                break
+            # Cascades take each batch's notifications, histories and replies; the receivers
+            # hand the attachment names to one file-deletion task per batch.
+            _, per_model = Message.objects.filter(id__in=batch).delete()
+            deleted += per_model.get(Message._meta.label, 0)
+    User.objects.filter(pk=user_id).delete()
+    logger.info("purged user %s: %s messages", user_id, deleted)
+    return deleted
+
+
+def account_deletions_pending(*, older_than_seconds: int) -> list[int]:
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        AccountDeletion.objects.filter(requested_at__lt=cutoff).values_list("user_id", flat=True)
+    )
+
+
+# --- Messages -------------------------------------------------------------------------------
+
+
+def message_send(
+    *,
+    sender: User,
+    receiver: User,
+    content: str,
+    parent_message: Message | None = None,
+    attachment=None,
+) -> Message:
+    """Save a message; its notification is created by a task once the transaction commits."""
+    message = Message(
+        sender=sender,
+        receiver=receiver,
+        content=content,
+        parent_message=parent_message,
+        attachment=attachment or "",
+    )
+    with transaction.atomic():
+        message.save()
+    return message
+
+
+def message_edit(*, message: Message, editor: User, content: str) -> Message:
+    """Change a message's content; the old version is kept by a task after commit."""
+    if editor.pk != message.sender_id:
+        raise PermissionDenied("Only the sender can edit a message.")
+    with transaction.atomic():
+        locked = Message.objects.select_for_update().get(pk=message.pk)
+        locked.content = content
+        locked._editor_id = editor.pk
+        locked.save()
+    return locked
+
+
+def message_stage_edit(message: Message) -> None:
+    """Called before a message is saved: flag a content change and remember the old content.
+
+    The old content is read from the database, not from the instance, so an edit made
+    through a stale instance still records what was really replaced.
+    """
+    if message._state.adding:
+        return
+    old = Message.objects.filter(pk=message.pk).values_list("content", flat=True).first()
+    if old is None or old == message.content:
+        return
+    message.edited = True
+    message.edited_at = timezone.now()
+    message._staged_edit = {
+        "old_content": old,
+        "edited_at": message.edited_at.isoformat(),
+        "editor_id": getattr(message, "_editor_id", message.sender_id),
+    }
+
+
+def history_record(
+    *, message_id: int, old_content: str, edited_at: str, editor_id: int | None
+) -> MessageHistory | None:
+    """Write one previous version; running it twice for the same edit writes one row."""
+    if not Message.objects.filter(pk=message_id).exists():
+        logger.info("message %s is gone; its history is not written", message_id)
+        return None
+    history, _ = MessageHistory.objects.get_or_create(
+        message_id=message_id,
+        edited_at=datetime.fromisoformat(edited_at),
+        defaults={
+            "old_content": old_content,
+            "edited_by_id": editor_id if User.objects.filter(pk=editor_id).exists() else None,
+        },
+    )
+    return history
+
+
+def messages_mark_read(*, user: User, ids: list[int] | None = None) -> int:
+    return Message.unread_messages.mark_as_read_for_user(user, ids)
+
+
+# --- Notifications --------------------------------------------------------------------------
+
+
+def notification_create(*, message_id: int) -> Notification | None:
+    """The receiver's notification of a message; idempotent, None if the message is gone."""
+    receiver_id = (
+        Message.objects.filter(pk=message_id).values_list("receiver_id", flat=True).first()
+    )
+    if receiver_id is None:
+        logger.info("message %s is gone; no notification", message_id)
+        return None
+    notification, _ = Notification.objects.get_or_create(user_id=receiver_id, message_id=message_id)
+    return notification
+
+
+def notifications_reconcile(*, batch_size: int = 1000) -> int:
+    """Create every missing notification (publishes lost to a broker outage). Returns count."""
+    created = 0
+    missing = Message.objects.filter(
+        ~Exists(Notification.objects.filter(message=OuterRef("pk"), user=OuterRef("receiver")))
+    )
+    while True:
+        rows = list(missing.order_by("id").values_list("id", "receiver_id")[:batch_size])
+        if not rows:
+            return created
+        # ignore_conflicts: the regular task may create the same row meanwhile.
+        Notification.objects.bulk_create(
+            [Notification(message_id=m, user_id=u) for m, u in rows], ignore_conflicts=True
+        )
+        created += len(rows)
+
+
+def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
+    notifications = Notification.objects.filter(user=user, read=False)
+    if ids is not None:
+        notifications = notifications.filter(id__in=ids)
+    return notifications.update(read=True)

@@ -1,0 +1,38 @@
+"""Thin receivers: a guard, then a hand-off of ids to a task once the transaction commits."""
+
+from django.contrib.auth import get_user_model
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import receiver
+
+from messaging import inbox_cache, services, tasks
+from messaging.models import Message
+
+
+@receiver(pre_save, sender=Message, dispatch_uid="messaging.message_pre_save")
+def message_pre_save(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    instance.validate_for_save()
+    services.message_stage_edit(instance)
+
+
+@receiver(post_save, sender=Message, dispatch_uid="messaging.message_post_save")
+def message_post_save(sender, instance, created, raw=False, **kwargs):
+    if raw:
+        return
+    if created:
+        tasks.create_notification.delay_on_commit(instance.pk)
+    elif edit := instance.__dict__.pop("_staged_edit", None):
+        tasks.record_edit.delay_on_commit(instance.pk, **edit)
+    inbox_cache.invalidate_on_commit(instance.sender_id, instance.receiver_id)
+
+
+@receiver(post_delete, sender=Message, dispatch_uid="messaging.message_post_delete")
+def message_post_delete(sender, instance, **kwargs):
+    inbox_cache.invalidate_on_commit(instance.sender_id, instance.receiver_id)
+
+
+@receiver(post_delete, sender=get_user_model(), dispatch_uid="messaging.user_post_delete")
+def user_post_delete(sender, instance, **kwargs):
+    # An admin deletion: the purge removes whatever the cascade did not reach.
+    tasks.purge_account.delay_on_commit(instance.pk)

@@ -1,0 +1,115 @@
+"""Signals reach a real Celery worker through the real broker, and nothing is lost."""
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from rest_framework.authtoken.models import Token
+
+from messaging import services
+from messaging.models import AccountDeletion, Message, MessageHistory, Notification
+from messaging.tasks import reconcile_notifications
+from tests.conftest import client_for, free_port, start_server, stop, wait_for
+from tests.factories import PASSWORD, MessageFactory, UserFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
+
+
+def test_new_message_gets_its_notification_from_the_worker(celery_worker, user, other_user):
+    message = services.message_send(sender=user, receiver=other_user, content="hello")
+    wait_for(lambda: Notification.objects.filter(message=message, user=other_user).exists())
+    assert Notification.objects.count() == 1
+
+
+def test_two_quick_edits_leave_two_history_rows_in_order(celery_worker, user, other_user):
+    message = services.message_send(sender=user, receiver=other_user, content="first")
+    services.message_edit(message=message, editor=user, content="second")
+    services.message_edit(message=message, editor=user, content="third")
+    wait_for(lambda: MessageHistory.objects.filter(message=message).count() == 2)
+    history = MessageHistory.objects.filter(message=message).order_by("edited_at")
+    assert [h.old_content for h in history] == ["first", "second"]
+    assert {h.edited_by_id for h in history} == {user.pk}
+    assert Message.objects.get(pk=message.pk).content == "third"
+
+
+def test_account_deletion_purges_everything_through_the_worker(celery_worker, user, other_user):
+    third = UserFactory()
+    sent = services.message_send(
+        sender=user,
+        receiver=other_user,
+        content="with a file",
+        attachment=ContentFile(b"secret", name="note.txt"),
+    )
+    MessageFactory.create_batch(3, sender=other_user, receiver=user)
+    kept = services.message_send(sender=other_user, receiver=third, content="not theirs")
+    wait_for(lambda: Notification.objects.count() == 5)
+    path = sent.attachment.name
+    assert default_storage.exists(path)
+
+    other_client = client_for(other_user)
+    client = client_for(user)
+    response = client.delete("/api/v1/me/", {"password": PASSWORD}, format="json")
+
+    assert response.status_code == 202
+    assert client.get("/api/v1/me/").status_code == 401
+    wait_for(lambda: not type(user).objects.filter(pk=user.pk).exists())
+    wait_for(lambda: not default_storage.exists(path))
+    assert list(Message.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert list(Notification.objects.values_list("message_id", flat=True)) == [kept.pk]
+    assert not AccountDeletion.objects.exists()
+    assert other_client.get("/api/v1/me/").status_code == 200
+
+
+def http(method: str, url: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def test_broker_down_at_commit_saves_the_message_and_reconcile_notifies(
+    celery_worker, tmp_path, user, other_user, capsys
+):
+    dead_broker = f"redis://127.0.0.1:{free_port()}/0"
+    server, base = start_server(tmp_path / "server.log", REDIS_URL=dead_broker)
+    token = Token.objects.create(user=user).key
+    try:
+        started = time.monotonic()
+        status, body = http(
+            "POST", f"{base}/api/v1/messages/", token, {"receiver": other_user.pk, "content": "hi"}
+        )
+        send_seconds = time.monotonic() - started
+        edit_status, _ = http(
+            "PATCH", f"{base}/api/v1/messages/{body['id']}/", token, {"content": "hi!"}
+        )
+    finally:
+        stop(server)
+    with capsys.disabled():
+        print(f"\n  send with the broker down answered {status} in {send_seconds * 1000:.0f} ms")
+
+    assert status == 201
+    assert edit_status == 200
+    message = Message.objects.get(pk=body["id"])
+    assert message.content == "hi!"
+    # The edit's old content could not be queued, so it was written in the request.
+    assert list(message.history.values_list("old_content", flat=True)) == ["hi"]
+    assert (
+        "could not publish messaging.tasks.create_notification"
+        in (tmp_path / "server.log").read_text()
+    )
+    assert not Notification.objects.filter(message=message).exists()
+
+    reconcile_notifications.delay()
+
+    wait_for(lambda: Notification.objects.filter(message=message, user=other_user).exists())

@@ -1,0 +1,27 @@
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import free_port, start_server, stop
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_healthz_is_200_when_everything_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "cache": "ok", "broker": "ok"}
+
+
+def test_healthz_is_503_and_names_the_broker_when_it_is_down(tmp_path):
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    server, base = start_server(tmp_path / "server.log", REDIS_URL=dead)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(f"{base}/healthz", timeout=10)
+    finally:
+        stop(server)
+    assert error.value.code == 503
+    assert json.loads(error.value.read()) == {"database": "ok", "cache": "ok", "broker": "down"}

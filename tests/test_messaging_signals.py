@@ -1,0 +1,77 @@
+"""Receivers hand ids to tasks after commit, and only then."""
+
+from functools import partial
+
+import pytest
+from django.db import transaction
+
+from messaging import services
+from messaging.models import Message
+from tests.factories import MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def publications(callbacks) -> list[tuple[str, tuple, dict]]:
+    """The task publications among captured on_commit callbacks: (task name, args, kwargs)."""
+    return [
+        (c.func.__self__.name, *c.args)
+        for c in callbacks
+        if isinstance(c, partial) and getattr(c.func, "__name__", "") == "publish_or_fallback"
+    ]
+
+
+def test_new_message_hands_its_id_to_the_notification_task(
+    user, other_user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        message = services.message_send(sender=user, receiver=other_user, content="hi")
+    assert publications(callbacks) == [("messaging.tasks.create_notification", (message.pk,), {})]
+
+
+def test_edit_hands_the_old_content_to_the_history_task(
+    user, other_user, django_capture_on_commit_callbacks
+):
+    message = MessageFactory(sender=user, receiver=other_user, content="before")
+    with django_capture_on_commit_callbacks() as callbacks:
+        edited = services.message_edit(message=message, editor=user, content="after")
+    [(name, args, kwargs)] = publications(callbacks)
+    assert (name, args) == ("messaging.tasks.record_edit", (message.pk,))
+    assert kwargs == {
+        "old_content": "before",
+        "edited_at": edited.edited_at.isoformat(),
+        "editor_id": user.pk,
+    }
+    assert edited.edited
+
+
+def test_saving_unchanged_content_is_not_an_edit(user, django_capture_on_commit_callbacks):
+    message = MessageFactory(sender=user)
+    with django_capture_on_commit_callbacks() as callbacks:
+        message.read = True
+        message.save()
+    assert publications(callbacks) == []
+    assert not Message.objects.get(pk=message.pk).edited
+
+
+def test_rolled_back_message_publishes_nothing(
+    user, other_user, django_capture_on_commit_callbacks
+):
+    def send_then_fail():
+        with transaction.atomic():
+            Message.objects.create(sender=user, receiver=other_user, content="hi")
+            raise RuntimeError("rollback")
+
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError):
+        send_then_fail()
+    assert callbacks == []
+    assert not Message.objects.exists()
+
+
+def test_admin_style_user_deletion_hands_the_user_to_the_purge(
+    user, django_capture_on_commit_callbacks
+):
+    user_id = user.pk
+    with django_capture_on_commit_callbacks() as callbacks:
+        user.delete()
+    assert ("messaging.tasks.purge_account", (user_id,), {}) in publications(callbacks)
