@@ -76,6 +76,8 @@ class MessageViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return Message.objects.none()
         if self.action == "list":
             box = self.request.query_params.get("box", "inbox")
             if box not in ("inbox", "sent"):
