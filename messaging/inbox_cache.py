@@ -1,9 +1,9 @@
 """Per-user cached inbox pages that are never stale and never cross users.
 
-Each user has a version token in the cache; every cached page of that user is keyed by it.
-Invalidating deletes the token, so the next read mints a new one and the old pages, keyed by
-a token nobody will ask for again, expire on their own. A random token rather than a
-counter: a counter reset by eviction could bring an old page back to life.
+Each user has a version token in the cache; every cached page of that user is stored with
+the token it was computed under. Invalidating deletes the token, so the next read mints a
+new one and no old page matches it any more. A random token rather than a counter: a
+counter reset by eviction could bring an old page back to life.
 """
 
 import hashlib
@@ -37,29 +37,36 @@ def invalidate_on_commit(*user_ids: int) -> None:
     after_commit("inbox_cache.invalidate", user_ids, invalidate)
 
 
-def page_key(user_id: int, request) -> str:
+def _page_key(user_id: int, request) -> str:
     path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
     accept = request.headers.get("Accept", "")[:100]
-    return f"inbox:p:{user_id}:{version_of(user_id)}:{path}:{accept}"
+    return f"inbox:p:{user_id}:{path}:{accept}"
 
 
 def cache_per_user(view: Callable) -> Callable:
-    """Cache a DRF list view's data per user and per version for PAGE_TIMEOUT seconds.
+    """Cache a DRF list view's data per user for PAGE_TIMEOUT seconds, never stale.
 
-    The response data (not the rendered bytes) is cached, so content negotiation still runs
-    on every request. Responses are marked private so no shared proxy keeps them.
+    A page is stored with the version token it was computed under and is served only while
+    that token is current; the token and the page are read in one round trip. The response
+    data (not the rendered bytes) is cached, so content negotiation still runs on every
+    request. Responses are marked private so no shared proxy keeps them.
     """
 
     @wraps(view)
     def wrapper(self, request, *args, **kwargs):
-        key = page_key(request.user.pk, request)
-        data = cache.get(key)
-        if data is None:
+        user_id = request.user.pk
+        version_key, page_key = _version_key(user_id), _page_key(user_id, request)
+        found = cache.get_many([version_key, page_key])
+        version, page = found.get(version_key), found.get(page_key)
+        if version is not None and page is not None and page["version"] == version:
+            response = Response(page["data"])
+        else:
+            # Take the token before reading the data: a write that lands meanwhile replaces
+            # the token, so this page, stored under the old one, is never served.
+            version = version or version_of(user_id)
             response = view(self, request, *args, **kwargs)
             if response.status_code == 200:
-                cache.set(key, response.data, PAGE_TIMEOUT)
-        else:
-            response = Response(data)
+                cache.set(page_key, {"version": version, "data": response.data}, PAGE_TIMEOUT)
         patch_cache_control(response, private=True, max_age=0)
         patch_vary_headers(response, ("Authorization", "Cookie"))
         return response
