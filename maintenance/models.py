@@ -1,4 +1,5 @@
 from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
@@ -37,7 +38,7 @@ class ArchivedRecord(models.Model):
 
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
     object_pk = models.CharField(max_length=64)
-    data = models.JSONField()
+    data = models.JSONField(encoder=DjangoJSONEncoder)
     archived_at = models.DateTimeField(default=timezone.now)
     run = models.ForeignKey(
         MaintenanceRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="archived"

@@ -3,30 +3,67 @@
 import json
 
 from django.conf import settings
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+
+def default_jobs() -> list[dict]:
+    return [
+        {
+            "name": "archive old messages",
+            "task": "maintenance.tasks.archive_old_records",
+            "crontab": _daily_at(settings.MAINTENANCE_ARCHIVE_HOUR),
+            "kwargs": {
+                "model": "messaging.Message",
+                "date_field": "timestamp",
+                "days_threshold": 365,
+            },
+        },
+        {
+            "name": "clean temporary files",
+            "task": "maintenance.tasks.cleanup_temporary_files",
+            "crontab": _daily_at(settings.MAINTENANCE_CLEANUP_HOUR),
+            "kwargs": {"directory": str(settings.MEDIA_ROOT / "tmp"), "max_age_days": 7},
+        },
+        {
+            "name": "sweep orphaned files",
+            "task": "maintenance.tasks.sweep_orphaned_files",
+            "crontab": _daily_at(settings.MAINTENANCE_CLEANUP_HOUR, minute=30),
+            "kwargs": {"min_age_hours": 24},
+        },
+        {
+            "name": "reconcile notifications",
+            "task": "messaging.tasks.reconcile_notifications",
+            "interval": IntervalSchedule.objects.get_or_create(
+                every=settings.MAINTENANCE_RECONCILE_MINUTES, period=IntervalSchedule.MINUTES
+            )[0],
+            "kwargs": {},
+        },
+    ]
 
 
 def setup_schedules() -> list[str]:
     """Create the default schedules unless a job of that name exists. Returns those created.
 
     An existing job is left as ops set it in the admin, so running this at every start
-    never undoes a change.
+    never undoes their changes.
     """
-    reconcile, _ = IntervalSchedule.objects.get_or_create(
-        every=settings.MAINTENANCE_RECONCILE_MINUTES, period=IntervalSchedule.MINUTES
-    )
-    jobs = [
-        {
-            "name": "reconcile notifications",
-            "task": "messaging.tasks.reconcile_notifications",
-            "interval": reconcile,
-        },
-    ]
     created = []
-    for job in jobs:
+    for job in default_jobs():
         name = job.pop("name")
-        job.setdefault("kwargs", json.dumps({}))
+        job["kwargs"] = json.dumps(job["kwargs"])
         _, was_created = PeriodicTask.objects.get_or_create(name=name, defaults=job)
         if was_created:
             created.append(name)
     return created
+
+
+def _daily_at(hour: int, minute: int = 0) -> CrontabSchedule:
+    # Every field explicit: a crontab with only day_of_week set runs every minute that day.
+    return CrontabSchedule.objects.get_or_create(
+        minute=str(minute),
+        hour=str(hour),
+        day_of_week="*",
+        day_of_month="*",
+        month_of_year="*",
+        timezone=settings.TIME_ZONE,
+    )[0]

@@ -199,7 +199,10 @@ def _display_order(messages: list) -> list:
             roots.append(message)
         else:
             children[message.parent_message_id].append(message)
-    key = lambda m: (m.timestamp, m.id)  # noqa: E731
+
+    def key(message):
+        return (message.timestamp, message.id)
+
     ordered, stack = [], sorted(roots, key=key, reverse=True)
     while stack:
         message = stack.pop()

@@ -1,13 +1,10 @@
 """Celery tasks of the messaging app. Each takes ids, refetches, and is safe to run twice."""
 
-import logging
-
 from celery import shared_task
 from django.db import OperationalError
 
+from maintenance.runs import RunSkipped, recorded_run
 from messaging import services
-
-logger = logging.getLogger(__name__)
 
 # A database that restarts or fails over raises OperationalError for a few seconds: retry.
 RETRY_ON_DB_ERRORS = {
@@ -40,11 +37,17 @@ def purge_account(user_id: int) -> int:
 
 
 @shared_task(**RETRY_ON_DB_ERRORS)
-def reconcile_notifications() -> int:
+def reconcile_notifications() -> dict | None:
     """Create notifications whose task was lost, and resume purges whose task was lost."""
-    created = services.notifications_reconcile()
-    pending = services.account_deletions_pending(older_than_seconds=PURGE_RESUME_AFTER_SECONDS)
-    for user_id in pending:
-        purge_account.delay(user_id)
-    logger.info("reconcile: %s notifications created, %s purges resumed", created, len(pending))
-    return created
+    try:
+        with recorded_run("reconcile_notifications", {}) as run:
+            created = services.notifications_reconcile()
+            pending = services.account_deletions_pending(
+                older_than_seconds=PURGE_RESUME_AFTER_SECONDS
+            )
+            for user_id in pending:
+                purge_account.delay(user_id)
+            run.counts = {"notifications_created": created, "purges_resumed": len(pending)}
+            return run.counts
+    except RunSkipped:
+        return None

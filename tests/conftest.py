@@ -102,6 +102,22 @@ def _media_settings(media_root, settings):
 
 
 @pytest.fixture
+def published():
+    """(task name, args, kwargs) of every task published to the broker during the test."""
+    from celery.signals import before_task_publish
+
+    seen = []
+
+    def record(sender=None, headers=None, body=None, **kwargs):
+        args, task_kwargs, _ = body
+        seen.append((sender, tuple(args), task_kwargs))
+
+    before_task_publish.connect(record, weak=False)
+    yield seen
+    before_task_publish.disconnect(record)
+
+
+@pytest.fixture
 def user(db):
     return UserFactory()
 

@@ -1,0 +1,74 @@
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django_celery_beat.models import PeriodicTask
+from kombu.exceptions import OperationalError
+
+from maintenance import jobs
+from maintenance.models import ArchivedRecord, MaintenanceRun
+
+
+@admin.register(MaintenanceRun)
+class MaintenanceRunAdmin(admin.ModelAdmin):
+    list_display = ["task", "status", "started_at", "duration", "counts", "short_error"]
+    list_filter = ["status", "task", "started_at"]
+    search_fields = ["task", "error"]
+    date_hierarchy = "started_at"
+    readonly_fields = [f.name for f in MaintenanceRun._meta.fields]
+    change_list_template = "admin/maintenance/maintenancerun/change_list.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="error")
+    def short_error(self, run):
+        return run.error.strip().splitlines()[-1][:80] if run.error else ""
+
+    def get_urls(self):
+        return [
+            path("jobs/", self.admin_site.admin_view(self.jobs_view), name="maintenance_jobs"),
+            path(
+                "jobs/<int:task_id>/run/",
+                self.admin_site.admin_view(self.run_job_view),
+                name="maintenance_run_job",
+            ),
+            *super().get_urls(),
+        ]
+
+    def jobs_view(self, request):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Scheduled maintenance jobs",
+            "jobs": jobs.scheduled_jobs(),
+            "opts": self.model._meta,
+            "can_run": request.user.has_perm("django_celery_beat.change_periodictask"),
+        }
+        return TemplateResponse(request, "admin/maintenance/jobs.html", context)
+
+    def run_job_view(self, request, task_id: int):
+        if request.method != "POST" or not request.user.has_perm(
+            "django_celery_beat.change_periodictask"
+        ):
+            return redirect("admin:maintenance_jobs")
+        task = get_object_or_404(PeriodicTask, pk=task_id)
+        try:
+            task_id = jobs.run_now(task)
+            messages.success(request, f"{task.name} queued (task {task_id}).")
+        except OperationalError as error:
+            messages.error(
+                request, f"{task.name} could not be queued: the broker is down ({error})."
+            )
+        return redirect(reverse("admin:maintenance_jobs"))
+
+
+@admin.register(ArchivedRecord)
+class ArchivedRecordAdmin(admin.ModelAdmin):
+    list_display = ["content_type", "object_pk", "archived_at", "run"]
+    list_filter = ["content_type", "archived_at"]
+    search_fields = ["object_pk"]
+    readonly_fields = ["content_type", "object_pk", "data", "archived_at", "run"]
+    list_select_related = ["content_type"]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,214 @@
+"""archive_old_records and restore_archived_records: old rows moved to ArchivedRecord and back.
+
+A row is archived with everything Django would cascade-delete with it (a message takes its
+notifications, history and replies along), batch by batch, each batch in one transaction
+that checks it wrote to the archive exactly what it deleted. Rows are deleted without
+signals: an archived row is not gone, so its files stay (the orphan sweep knows that
+archived rows reference them) and nothing reacts as to a deletion.
+"""
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.contrib.contenttypes.models import ContentType
+from django.core import serializers
+from django.db import IntegrityError, models, router, transaction
+from django.db.models import Q
+from django.db.models.deletion import Collector
+from django.utils import timezone
+
+from maintenance.models import ArchivedRecord, MaintenanceRun
+
+logger = logging.getLogger(__name__)
+
+# A batch that collides with a concurrent run (a cascaded row archived by the other run
+# first) is rolled back and tried again this many times.
+BATCH_ATTEMPTS = 5
+
+
+class ArchiveError(Exception):
+    """A batch did not archive what it deleted; it was rolled back."""
+
+
+@dataclass
+class ArchiveResult:
+    archived: Counter = field(default_factory=Counter)  # rows per model label
+    batches: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.archived.values())
+
+    def as_counts(self) -> dict:
+        return {"archived": dict(self.archived), "batches": self.batches, "total": self.total}
+
+
+def archive_old_records(
+    model: type[models.Model],
+    date_field: str,
+    days_threshold: int = 365,
+    *,
+    filters: dict | Q | None = None,
+    batch_size: int = 1000,
+    dry_run: bool = False,
+    run: MaintenanceRun | None = None,
+    progress: Callable[[ArchiveResult], None] | None = None,
+) -> ArchiveResult:
+    """Move rows of `model` whose `date_field` is older than `days_threshold` days."""
+    model._meta.get_field(date_field)  # FieldDoesNotExist early, with the field's name
+    if days_threshold < 0 or batch_size < 1:
+        raise ValueError("days_threshold must be >= 0 and batch_size >= 1")
+    cutoff = timezone.now() - timedelta(days=days_threshold)
+    old = model._base_manager.filter(**{f"{date_field}__lt": cutoff})
+    if filters:
+        old = old.filter(filters) if isinstance(filters, Q) else old.filter(**filters)
+    started = time.monotonic()
+    result = ArchiveResult(dry_run=dry_run)
+    batches = _dry_batches(old, batch_size) if dry_run else _archive_batches(old, batch_size, run)
+    for counts in batches:
+        result.archived.update(counts)
+        result.batches += 1
+        result.seconds = time.monotonic() - started
+        if progress:
+            progress(result)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _archive_batches(old: models.QuerySet, batch_size: int, run) -> Iterator[Counter]:
+    using = router.db_for_write(old.model)
+    while True:
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
+            try:
+                with transaction.atomic(using=using):
+                    # SKIP LOCKED (PostgreSQL): a concurrent run takes other rows, never these.
+                    pks = list(
+                        old.select_for_update(skip_locked=True)
+                        .order_by("pk")
+                        .values_list("pk", flat=True)[:batch_size]
+                    )
+                    if not pks:
+                        return
+                    counts = _archive_batch(old.model, pks, using, run)
+                break
+            except IntegrityError:
+                if attempt == BATCH_ATTEMPTS:
+                    raise
+                logger.warning("archive batch collided with another run; retrying")
+        yield counts
+
+
+def _archive_batch(model, pks: list, using: str, run) -> Counter:
+    collector = Collector(using=using, origin=None)
+    collector.collect(list(model._base_manager.using(using).filter(pk__in=pks)))
+    rows = list(_collected_rows(collector))
+    archive = [
+        ArchivedRecord(
+            content_type=ContentType.objects.db_manager(using).get_for_model(type(obj)),
+            object_pk=str(obj.pk),
+            data=data,
+            run=run,
+        )
+        for obj, data in rows
+    ]
+    ArchivedRecord.objects.using(using).bulk_create(archive, batch_size=1000)
+    deleted = Counter()
+    for obj_model, objs in _by_model(rows):
+        count = (
+            obj_model._base_manager.using(using)
+            .filter(pk__in=[o.pk for o in objs])
+            ._raw_delete(using)
+        )
+        deleted[obj_model._meta.label] += count
+    written = Counter(type(obj)._meta.label for obj, _ in rows)
+    if written != deleted:
+        raise ArchiveError(f"archived {dict(written)} but deleted {dict(deleted)}; rolled back")
+    return written
+
+
+def _collected_rows(collector: Collector) -> Iterator[tuple[models.Model, dict]]:
+    """Every row the collector would delete, dependents first, with its serialised form."""
+    for queryset in collector.fast_deletes:
+        for obj in queryset.iterator(chunk_size=2000):
+            yield obj, _serialise(obj)
+    collector.sort()
+    for instances in collector.data.values():
+        for obj in sorted(instances, key=lambda o: o.pk):
+            yield obj, _serialise(obj)
+
+
+def _by_model(rows) -> Iterator[tuple[type, list]]:
+    groups: dict[type, list] = {}
+    for obj, _ in rows:
+        groups.setdefault(type(obj), []).append(obj)
+    return iter(groups.items())
+
+
+def _serialise(obj: models.Model) -> dict:
+    return serializers.serialize("python", [obj])[0]
+
+
+def _dry_batches(old: models.QuerySet, batch_size: int) -> Iterator[Counter]:
+    """Count what each batch would archive, cascades included, without writing anything."""
+    using = router.db_for_write(old.model)
+    last_pk = None
+    while True:
+        page = old.order_by("pk")
+        if last_pk is not None:
+            page = page.filter(pk__gt=last_pk)
+        pks = list(page.values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return
+        last_pk = pks[-1]
+        collector = Collector(using=using, origin=None)
+        collector.collect(list(old.model._base_manager.using(using).filter(pk__in=pks)))
+        counts = Counter({m._meta.label: len(objs) for m, objs in collector.data.items()})
+        for queryset in collector.fast_deletes:
+            counts[queryset.model._meta.label] += queryset.count()
+        yield +counts  # without the models that had nothing
+
+
+def restore_archived_records(
+    *,
+    run: MaintenanceRun | None = None,
+    model: type[models.Model] | None = None,
+    object_pks: list | None = None,
+    batch_size: int = 1000,
+) -> Counter:
+    """Put archived rows back with their primary keys and remove them from the archive.
+
+    `run` restores everything that run archived (each row with what was archived along with
+    it); `model` narrows to that model's rows, `object_pks` to those rows of it. Parents go
+    back before their dependents. Returns rows restored per model label.
+    """
+    if object_pks is not None and model is None:
+        raise ValueError("object_pks needs the model they belong to")
+    records = ArchivedRecord.objects.all()
+    if run is not None:
+        records = records.filter(run=run)
+    if model is not None:
+        records = records.filter(content_type=ContentType.objects.get_for_model(model))
+    if object_pks is not None:
+        records = records.filter(object_pk__in=[str(pk) for pk in object_pks])
+    types = ContentType.objects.filter(pk__in=records.values("content_type"))
+    ordered = serializers.sort_dependencies(
+        [(ct.app_label, [ct.model_class()]) for ct in types], allow_cycles=True
+    )
+    restored = Counter()
+    for restored_model in ordered:
+        of_model = records.filter(
+            content_type=ContentType.objects.get_for_model(restored_model)
+        ).order_by("id")
+        while batch := list(of_model[:batch_size]):
+            with transaction.atomic():
+                for obj in serializers.deserialize("python", [r.data for r in batch]):
+                    obj.save()
+                ArchivedRecord.objects.filter(pk__in=[r.pk for r in batch]).delete()
+            restored[restored_model._meta.label] += len(batch)
+    return restored

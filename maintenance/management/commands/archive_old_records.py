@@ -1,0 +1,79 @@
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+from django.core.management.base import BaseCommand, CommandError
+
+from maintenance.archive import archive_old_records
+from maintenance.progress import ProgressBar
+from maintenance.runs import RunSkipped, recorded_run
+
+
+class Command(BaseCommand):
+    help = "Move rows older than --days into the archive, with what cascades from them."
+
+    def add_arguments(self, parser):
+        parser.add_argument("model", help="app_label.Model, e.g. messaging.Message")
+        parser.add_argument("date_field", help="the date or datetime field to age rows by")
+        parser.add_argument("--days", type=int, default=365, help="age threshold (default 365)")
+        parser.add_argument(
+            "--filter",
+            action="append",
+            default=[],
+            metavar="FIELD=VALUE",
+            help="only rows matching this lookup; repeatable",
+        )
+        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
+
+    def handle(self, *args, **options):
+        model = self._model(options["model"])
+        filters = self._filters(options["filter"])
+        if options["days"] < 0 or options["batch_size"] < 1:
+            raise CommandError("--days must be 0 or more and --batch-size 1 or more")
+        arguments = {
+            "model": options["model"],
+            "date_field": options["date_field"],
+            "days_threshold": options["days"],
+            "filters": filters,
+            "batch_size": options["batch_size"],
+            "dry_run": options["dry_run"],
+        }
+        bar = ProgressBar(self.stdout, unit="rows")
+        try:
+            with recorded_run("archive_old_records", arguments) as run:
+                result = archive_old_records(
+                    model,
+                    options["date_field"],
+                    options["days"],
+                    filters=filters,
+                    batch_size=options["batch_size"],
+                    dry_run=options["dry_run"],
+                    run=None if options["dry_run"] else run,
+                    progress=lambda r: bar.update(r.total),
+                )
+                run.counts = result.as_counts()
+        except RunSkipped as skipped:
+            raise CommandError(f"{skipped}; this run was recorded as skipped") from skipped
+        except FieldDoesNotExist as error:
+            raise CommandError(str(error)) from error
+        bar.close()
+        verb = "would archive" if options["dry_run"] else "archived"
+        per_model = ", ".join(f"{n} {label}" for label, n in sorted(result.archived.items()))
+        self.stdout.write(
+            f"{verb} {result.total} rows ({per_model or 'none'}) in {result.batches} batches, "
+            f"{result.seconds:.1f}s"
+        )
+
+    def _model(self, label: str):
+        try:
+            return apps.get_model(label)
+        except (LookupError, ValueError) as error:
+            raise CommandError(f"unknown model {label!r}: use app_label.Model") from error
+
+    def _filters(self, items: list[str]) -> dict:
+        filters = {}
+        for item in items:
+            field, sep, value = item.partition("=")
+            if not sep or not field:
+                raise CommandError(f"--filter {item!r}: use FIELD=VALUE")
+            filters[field] = value
+        return filters

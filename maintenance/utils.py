@@ -1,0 +1,12 @@
+"""The maintenance utilities, importable from one place."""
+
+from maintenance.archive import archive_old_records, restore_archived_records
+from maintenance.cache import cache_result
+from maintenance.cleanup import cleanup_temporary_files
+
+__all__ = [
+    "archive_old_records",
+    "cache_result",
+    "cleanup_temporary_files",
+    "restore_archived_records",
+]
