@@ -21,6 +21,13 @@ os.environ["REDIS_CACHE_URL"] = os.environ.get("BENCH_REDIS_CACHE_URL", "redis:/
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 
+def setup_without_reset() -> None:
+    """Configure Django on the bench database as it is (for a benchmark's child process)."""
+    import django
+
+    django.setup()
+
+
 def setup() -> None:
     """Create the bench database if needed, configure Django, migrate and empty it."""
     import django

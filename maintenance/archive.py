@@ -2,9 +2,10 @@
 
 A row is archived with everything Django would cascade-delete with it (a message takes its
 notifications, history and replies along), batch by batch, each batch in one transaction
-that checks it wrote to the archive exactly what it deleted. Rows are deleted without
-signals: an archived row is not gone, so its files stay (the orphan sweep knows that
-archived rows reference them) and nothing reacts as to a deletion.
+that checks it wrote to the archive exactly what it deleted. The cascade is walked with
+primary keys and the rows are copied and deleted with set-based SQL (on PostgreSQL the rows
+never leave the server), without signals: an archived row is not gone, so its files stay
+(the orphan sweep knows archived rows reference them) and nothing reacts as to a deletion.
 """
 
 import logging
@@ -16,9 +17,9 @@ from datetime import timedelta
 
 from django.contrib.contenttypes.models import ContentType
 from django.core import serializers
-from django.db import IntegrityError, models, router, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import Q
-from django.db.models.deletion import Collector
+from django.db.models.deletion import get_candidate_relations_to_delete
 from django.utils import timezone
 
 from maintenance.models import ArchivedRecord, MaintenanceRun
@@ -105,53 +106,91 @@ def _archive_batches(old: models.QuerySet, batch_size: int, run) -> Iterator[Cou
 
 
 def _archive_batch(model, pks: list, using: str, run) -> Counter:
-    collector = Collector(using=using, origin=None)
-    collector.collect(list(model._base_manager.using(using).filter(pk__in=pks)))
-    rows = list(_collected_rows(collector))
-    archive = [
-        ArchivedRecord(
-            content_type=ContentType.objects.db_manager(using).get_for_model(type(obj)),
-            object_pk=str(obj.pk),
-            data=data,
-            run=run,
+    rows = cascade(model, pks, using)
+    written, deleted = Counter(), Counter()
+    for row_model, row_pks in rows.items():
+        written[row_model._meta.label] += _copy_to_archive(row_model, row_pks, using, run)
+    # Dependents first; foreign keys are checked at commit anyway (deferred constraints).
+    for row_model, row_pks in reversed(rows.items()):
+        queryset = row_model._base_manager.using(using).filter(pk__in=row_pks)
+        deleted[row_model._meta.label] += queryset._raw_delete(using)
+    expected = Counter({m._meta.label: len(p) for m, p in rows.items()})
+    if not written == deleted == expected:
+        raise ArchiveError(
+            f"archived {dict(written)} but deleted {dict(deleted)} of {dict(expected)}; rolled back"
         )
-        for obj, data in rows
-    ]
-    ArchivedRecord.objects.using(using).bulk_create(archive, batch_size=1000)
-    deleted = Counter()
-    for obj_model, objs in _by_model(rows):
-        count = (
-            obj_model._base_manager.using(using)
-            .filter(pk__in=[o.pk for o in objs])
-            ._raw_delete(using)
-        )
-        deleted[obj_model._meta.label] += count
-    written = Counter(type(obj)._meta.label for obj, _ in rows)
-    if written != deleted:
-        raise ArchiveError(f"archived {dict(written)} but deleted {dict(deleted)}; rolled back")
     return written
 
 
-def _collected_rows(collector: Collector) -> Iterator[tuple[models.Model, dict]]:
-    """Every row the collector would delete, dependents first, with its serialised form."""
-    for queryset in collector.fast_deletes:
-        for obj in queryset.iterator(chunk_size=2000):
-            yield obj, _serialise(obj)
-    collector.sort()
-    for instances in collector.data.values():
-        for obj in sorted(instances, key=lambda o: o.pk):
-            yield obj, _serialise(obj)
+def cascade(model, pks: list, using: str) -> dict[type, list]:
+    """Primary keys of the rows and of every row Django would cascade-delete with them.
+
+    The same relations Django's deletion Collector follows, walked with primary keys only
+    (no model instances, no signals). A relation whose deletion would change or block other
+    rows (SET_NULL, PROTECT, ...) cannot be archived faithfully and is refused.
+    """
+    found: dict[type, set] = {model: set(pks)}
+    frontier = [(model, list(pks))]
+    while frontier:
+        current, keys = frontier.pop()
+        for relation in get_candidate_relations_to_delete(current._meta):
+            related = relation.related_model
+            children = related._base_manager.using(using).filter(
+                **{f"{relation.field.name}__in": keys}
+            )
+            if relation.on_delete is models.DO_NOTHING:
+                continue
+            if relation.on_delete is not models.CASCADE:
+                if children.exists():
+                    raise ArchiveError(
+                        f"{related._meta.label}.{relation.field.name} has "
+                        f"on_delete={relation.on_delete.__name__}: those rows would be changed "
+                        "rather than archived"
+                    )
+                continue
+            new = set(children.values_list("pk", flat=True)) - found.setdefault(related, set())
+            if new:
+                found[related] |= new
+                frontier.append((related, list(new)))
+    return {m: sorted(keys) for m, keys in found.items() if keys}
 
 
-def _by_model(rows) -> Iterator[tuple[type, list]]:
-    groups: dict[type, list] = {}
-    for obj, _ in rows:
-        groups.setdefault(type(obj), []).append(obj)
-    return iter(groups.items())
-
-
-def _serialise(obj: models.Model) -> dict:
-    return serializers.serialize("python", [obj])[0]
+def _copy_to_archive(model, pks: list, using: str, run) -> int:
+    """Write these rows to ArchivedRecord as {model, pk, fields: {attname: value}}."""
+    content_type = ContentType.objects.db_manager(using).get_for_model(model)
+    label = model._meta.label_lower
+    if connections[using].vendor == "postgresql":
+        # The rows never leave the server: one INSERT ... SELECT with to_jsonb per model.
+        qn = connections[using].ops.quote_name
+        pk_column = model._meta.pk.column
+        with connections[using].cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {qn(ArchivedRecord._meta.db_table)}
+                    (content_type_id, object_pk, data, archived_at, run_id)
+                SELECT %s, t.{qn(pk_column)}::text,
+                       jsonb_build_object('model', %s, 'pk', t.{qn(pk_column)},
+                                          'fields', to_jsonb(t) - %s),
+                       %s, %s
+                FROM {qn(model._meta.db_table)} t WHERE t.{qn(pk_column)} = ANY(%s)
+                """,
+                [content_type.pk, label, pk_column, timezone.now(), run.pk if run else None, pks],
+            )
+            return cursor.rowcount
+    attnames = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
+    records = []
+    for values in model._base_manager.using(using).filter(pk__in=pks).values("pk", *attnames):
+        pk = values.pop("pk")
+        records.append(
+            ArchivedRecord(
+                content_type=content_type,
+                object_pk=str(pk),
+                data={"model": label, "pk": pk, "fields": values},
+                run=run,
+            )
+        )
+    ArchivedRecord.objects.using(using).bulk_create(records, batch_size=1000)
+    return len(records)
 
 
 def _dry_batches(old: models.QuerySet, batch_size: int) -> Iterator[Counter]:
@@ -166,12 +205,9 @@ def _dry_batches(old: models.QuerySet, batch_size: int) -> Iterator[Counter]:
         if not pks:
             return
         last_pk = pks[-1]
-        collector = Collector(using=using, origin=None)
-        collector.collect(list(old.model._base_manager.using(using).filter(pk__in=pks)))
-        counts = Counter({m._meta.label: len(objs) for m, objs in collector.data.items()})
-        for queryset in collector.fast_deletes:
-            counts[queryset.model._meta.label] += queryset.count()
-        yield +counts  # without the models that had nothing
+        yield Counter(
+            {m._meta.label: len(keys) for m, keys in cascade(old.model, pks, using).items()}
+        )
 
 
 def restore_archived_records(

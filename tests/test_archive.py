@@ -157,3 +157,18 @@ def test_two_runs_at_once_neither_duplicate_nor_lose_a_row():
     archived = ArchivedRecord.objects.filter(content_type__model="message")
     assert archived.count() == total
     assert sum(r.archived["messaging.Message"] for r in results) == total
+
+
+def test_a_relation_that_would_be_changed_rather_than_deleted_is_refused(user, other_user):
+    from django.contrib.auth import get_user_model
+
+    from maintenance.archive import ArchiveError
+
+    message = MessageFactory(sender=other_user, receiver=UserFactory())
+    MessageHistory.objects.create(
+        message=message, old_content="x", edited_at=timezone.now(), edited_by=user
+    )
+    get_user_model().objects.filter(pk=user.pk).update(date_joined=OLD)
+    with pytest.raises(ArchiveError, match="on_delete=SET_NULL"):
+        archive_old_records(get_user_model(), "date_joined", 365, filters={"pk": user.pk})
+    assert get_user_model().objects.filter(pk=user.pk).exists()
