@@ -10,4 +10,6 @@ urlpatterns = [
     path("api/v1/", include("messaging.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("messaging.urls")),
 ]

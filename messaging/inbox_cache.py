@@ -43,32 +43,51 @@ def _page_key(user_id: int, request) -> str:
     return f"inbox:p:{user_id}:{path}:{accept}"
 
 
-def cache_per_user(view: Callable) -> Callable:
-    """Cache a DRF list view's data per user for PAGE_TIMEOUT seconds, never stale.
+def cached_for_user(user_id: int, request, compute: Callable[[], object]):
+    """The value of `compute()` for this user and request URL, cached PAGE_TIMEOUT seconds.
 
     A page is stored with the version token it was computed under and is served only while
-    that token is current; the token and the page are read in one round trip. The response
-    data (not the rendered bytes) is cached, so content negotiation still runs on every
-    request. Responses are marked private so no shared proxy keeps them.
+    that token is current; the token and the page are read in one round trip. `compute`
+    returning None means "do not cache" (an error response).
+    """
+    version_key, page_key = _version_key(user_id), _page_key(user_id, request)
+    found = cache.get_many([version_key, page_key])
+    version, page = found.get(version_key), found.get(page_key)
+    if version is not None and page is not None and page["version"] == version:
+        return page["data"]
+    # Take the token before reading the data: a write that lands meanwhile replaces the
+    # token, so this page, stored under the old one, is never served.
+    version = version or version_of(user_id)
+    value = compute()
+    if value is not None:
+        cache.set(page_key, {"version": version, "data": value}, PAGE_TIMEOUT)
+    return value
+
+
+def private(response):
+    """Per-user content: no shared cache may keep it."""
+    patch_cache_control(response, private=True, max_age=0)
+    patch_vary_headers(response, ("Authorization", "Cookie"))
+    return response
+
+
+def cache_per_user(view: Callable) -> Callable:
+    """Cache a DRF list view's response data per user (see cached_for_user).
+
+    The data, not the rendered bytes, is cached, so content negotiation still runs on every
+    request.
     """
 
     @wraps(view)
     def wrapper(self, request, *args, **kwargs):
-        user_id = request.user.pk
-        version_key, page_key = _version_key(user_id), _page_key(user_id, request)
-        found = cache.get_many([version_key, page_key])
-        version, page = found.get(version_key), found.get(page_key)
-        if version is not None and page is not None and page["version"] == version:
-            response = Response(page["data"])
-        else:
-            # Take the token before reading the data: a write that lands meanwhile replaces
-            # the token, so this page, stored under the old one, is never served.
-            version = version or version_of(user_id)
+        computed = []
+
+        def compute():
             response = view(self, request, *args, **kwargs)
-            if response.status_code == 200:
-                cache.set(page_key, {"version": version, "data": response.data}, PAGE_TIMEOUT)
-        patch_cache_control(response, private=True, max_age=0)
-        patch_vary_headers(response, ("Authorization", "Cookie"))
-        return response
+            computed.append(response)
+            return response.data if response.status_code == 200 else None
+
+        data = cached_for_user(request.user.pk, request, compute)
+        return private(computed[0] if computed else Response(data))
 
     return wrapper

@@ -22,7 +22,6 @@ INBOX_FIELDS = (
     "read",
     "parent_message",
     "attachment",
-    "sender__username",
 )
 # The user columns loaded with each message of a thread (never the password hash).
 THREAD_USER_FIELDS = ("id", "username")
@@ -83,7 +82,7 @@ class UnreadMessagesManager(models.Manager.from_queryset(MessageQuerySet)):
             self.get_queryset()
             .filter(receiver=user)
             .select_related("sender")
-            .only(*INBOX_FIELDS)
+            .only(*INBOX_FIELDS, "sender__username")
             .order_by("-timestamp", "-id")
         )
 

@@ -14,15 +14,16 @@ def messages_visible_to(user) -> QuerySet[Message]:
 
 
 def inbox_for(user, *, box: str = "inbox", unread: bool = False) -> QuerySet[Message]:
-    """Received (or, with box="sent", sent) messages, newest first, with their sender."""
-    messages = (
-        Message.objects.filter(sender=user)
-        if box == "sent"
-        else Message.objects.filter(receiver=user)
-    )
+    """Received (or, with box="sent", sent) messages, newest first, with the other person."""
+    if box == "sent":
+        messages = Message.objects.filter(sender=user).select_related("receiver")
+        fields = (*INBOX_FIELDS, "receiver__username")
+    else:
+        messages = Message.objects.filter(receiver=user).select_related("sender")
+        fields = (*INBOX_FIELDS, "sender__username")
     if unread:
         messages = messages.unread_only()
-    return messages.select_related("sender").only(*INBOX_FIELDS).order_by("-timestamp", "-id")
+    return messages.only(*fields).order_by("-timestamp", "-id")
 
 
 def unread_count(user) -> int:

@@ -1,0 +1,13 @@
+from messaging import selectors
+from messaging.models import Notification
+
+
+def unread(request):
+    """The header's badges, on every page for a signed-in user (two indexed counts)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "unread_messages": selectors.unread_count(user),
+        "unread_notifications": Notification.objects.filter(user=user, read=False).count(),
+    }

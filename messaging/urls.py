@@ -1,0 +1,19 @@
+from django.urls import path
+
+from messaging import views
+
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("sent/", views.inbox, {"box": "sent"}, name="sent"),
+    path("inbox/read-all/", views.mark_all_read, name="mark-all-read"),
+    path("compose/", views.compose, name="compose"),
+    path("messages/<int:pk>/", views.thread, name="thread"),
+    path("messages/<int:pk>/reply/", views.reply, name="reply"),
+    path("messages/<int:pk>/edit/", views.edit, name="edit"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("notifications/read-all/", views.notifications_read, name="notifications-read-all"),
+    path("notifications/<int:pk>/read/", views.notifications_read, name="notification-read"),
+    path("badge/", views.badge, name="badge"),
+    path("account/delete/", views.delete_account, name="delete-account"),
+    path("accounts/signup/", views.signup, name="signup"),
+]

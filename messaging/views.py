@@ -1,0 +1,177 @@
+"""Server-rendered pages for people who send messages."""
+
+from django.contrib import messages as flash
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET, require_POST
+
+from messaging import inbox_cache, selectors, services
+from messaging.forms import ComposeForm, EditForm, PasswordConfirmForm, ReplyForm, SignupForm
+from messaging.models import Message, MessageHistory, Notification
+
+PAGE_SIZE = 20
+
+
+def signup(request):
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("inbox")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_GET
+def inbox(request, box: str = "inbox"):
+    def render_list():
+        page = Paginator(selectors.inbox_for(request.user, box=box), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        return render_to_string(
+            "messaging/_message_list.html", {"page": page, "box": box}, request=request
+        )
+
+    # Only the list is cached: the header (badge, CSRF token) is rendered per request.
+    list_html = inbox_cache.cached_for_user(request.user.pk, request, render_list)
+    response = render(request, "messaging/inbox.html", {"list_html": list_html, "box": box})
+    return inbox_cache.private(response)
+
+
+@login_required
+@require_POST
+def mark_all_read(request):
+    updated = services.messages_mark_read(user=request.user)
+    flash.success(request, f"{updated} message{'s' if updated != 1 else ''} marked as read.")
+    return redirect("inbox")
+
+
+def _visible_message(request, pk: int) -> Message:
+    return get_object_or_404(selectors.messages_visible_to(request.user), pk=pk)
+
+
+@login_required
+@require_GET
+def thread(request, pk: int):
+    message = _visible_message(request, pk)
+    thread = Message.objects.thread(message.pk)
+    histories: dict[int, list] = {}
+    for version in MessageHistory.objects.filter(
+        message_id__in=[m.pk for m in thread if m.edited]
+    ).order_by("edited_at"):
+        histories.setdefault(version.message_id, []).append(version)
+    unread = [m.pk for m in thread if m.receiver_id == request.user.pk and not m.read]
+    if unread:  # opening a thread reads it
+        services.messages_mark_read(user=request.user, ids=unread)
+    for m in thread:
+        m.versions = histories.get(m.pk, [])
+        m.indent = min(m.depth, 8)
+    return render(
+        request,
+        "messaging/thread.html",
+        {"thread": thread, "focus": message.pk, "reply_form": ReplyForm()},
+    )
+
+
+@login_required
+@require_POST
+def reply(request, pk: int):
+    parent = _visible_message(request, pk)
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        other = parent.receiver if parent.sender_id == request.user.pk else parent.sender
+        try:
+            services.message_send(
+                sender=request.user,
+                receiver=other,
+                content=form.cleaned_data["content"],
+                parent_message=parent,
+            )
+            flash.success(request, "Reply sent.")
+        except ValidationError as error:
+            flash.error(request, " ".join(error.messages))
+    else:
+        flash.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("thread", pk=pk)
+
+
+@login_required
+def compose(request):
+    form = ComposeForm(request.POST or None, request.FILES or None, sender=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            message = services.message_send(sender=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            flash.success(request, f"Message sent to {message.receiver.username}.")
+            return redirect("thread", pk=message.pk)
+    return render(request, "messaging/compose.html", {"form": form})
+
+
+@login_required
+def edit(request, pk: int):
+    message = _visible_message(request, pk)
+    if message.sender_id != request.user.pk:
+        raise PermissionDenied("Only the sender can edit a message.")
+    form = EditForm(request.POST or None, initial={"content": message.content})
+    if request.method == "POST" and form.is_valid():
+        services.message_edit(
+            message=message, editor=request.user, content=form.cleaned_data["content"]
+        )
+        flash.success(request, "Message edited; its earlier version is kept.")
+        return redirect("thread", pk=pk)
+    return render(request, "messaging/edit.html", {"form": form, "message": message})
+
+
+@login_required
+@require_GET
+def notifications(request):
+    page = Paginator(selectors.notifications_for(request.user), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    template = (
+        "messaging/_notification_list.html"
+        if request.GET.get("partial")
+        else ("messaging/notifications.html")
+    )
+    return render(request, template, {"page": page})
+
+
+@login_required
+@require_POST
+def notifications_read(request, pk: int | None = None):
+    ids = None
+    if pk is not None:
+        ids = [get_object_or_404(Notification, pk=pk, user=request.user).pk]
+    services.notifications_mark_read(user=request.user, ids=ids)
+    return redirect("notifications")
+
+
+@login_required
+@require_GET
+def badge(request):
+    """The light endpoint the header polls: unread messages and notifications."""
+    return JsonResponse(
+        {
+            "messages": selectors.unread_count(request.user),
+            "notifications": Notification.objects.filter(user=request.user, read=False).count(),
+        }
+    )
+
+
+@login_required
+def delete_account(request):
+    form = PasswordConfirmForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        services.account_delete(user=request.user, password=form.cleaned_data["password"])
+        logout(request)
+        flash.success(request, "Your account is deleted. Its messages are being removed.")
+        return redirect("login")
+    return render(request, "messaging/delete_account.html", {"form": form})
