@@ -71,6 +71,14 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (browser tests screenshot on failure)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_redis():
     """Tests own Redis databases 14 and 15; anything else means a misconfigured run."""

@@ -1,0 +1,188 @@
+"""Real browser, live server, real worker: what a person sees.
+
+Debian's Chromium (/usr/bin/chromium) driven by Playwright; no browser is downloaded.
+Set SCREENSHOTS_DIR to keep screenshots of the inbox and thread pages (docs/screenshots).
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from messaging import services
+from messaging.models import Message
+from tests.conftest import wait_for
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.e2e]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+POLL_TIMEOUT_MS = 20_000  # the badge polls every 3 seconds
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    # Playwright's sync API keeps an event loop running in this thread, which makes Django
+    # refuse ORM calls here (the test's own data set-up and teardown) as "async context".
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _plain_http_cookies(settings):
+    # The live server speaks plain HTTP; production cookies are Secure.
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+
+
+@pytest.fixture
+def new_page(browser, request):
+    """Pages in separate contexts (separate people); screenshots of each kept on failure."""
+    contexts = []
+
+    def make() -> Page:
+        context = browser.new_context(viewport={"width": 1100, "height": 800})
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    report = getattr(request.node, "rep_call", None)
+    for n, context in enumerate(contexts):
+        if report is not None and report.failed:
+            REPORTS.mkdir(exist_ok=True)
+            for page in context.pages:
+                page.screenshot(path=REPORTS / f"{request.node.name}-{n}.png", full_page=True)
+        context.close()
+
+
+def sign_up(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/signup/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password confirmation").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+
+
+def log_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def screenshot(page: Page, name: str) -> None:
+    if directory := os.environ.get("SCREENSHOTS_DIR"):
+        page.screenshot(path=Path(directory) / f"{name}.png", full_page=True)
+
+
+def test_two_people_exchange_reply_and_edit(celery_worker, live_server, new_page):
+    base = live_server.url
+    alice, bob = new_page(), new_page()
+    sign_up(alice, base, "alice")
+    sign_up(bob, base, "bob")
+    bob_badge = bob.locator("#badge-messages")
+    expect(bob_badge).to_be_hidden()
+
+    alice.goto(f"{base}/compose/")
+    alice.get_by_label("To").fill("bob")
+    alice.get_by_label("Message", exact=True).fill("Hi Bob, lunch at noon?")
+    alice.get_by_role("button", name="Send").click()
+    expect(alice.get_by_text("Message sent to bob.")).to_be_visible()
+
+    # Bob's open inbox page learns of it without a reload; the notification comes from
+    # the worker.
+    expect(bob_badge).to_have_text("1", timeout=POLL_TIMEOUT_MS)
+    expect(bob.locator("#badge-notifications")).to_have_text("1", timeout=POLL_TIMEOUT_MS)
+
+    bob.reload()
+    screenshot(bob, "inbox")
+    bob.get_by_role("link", name=re.compile("lunch at noon")).click()
+    bob.get_by_text("Reply", exact=True).first.click()
+    bob.get_by_label("Reply to alice").fill("Noon works.")
+    bob.get_by_role("button", name="Send reply").click()
+    expect(bob.get_by_text("Noon works.")).to_be_visible()
+    expect(bob_badge).to_be_hidden()  # opening the thread read it
+
+    thread_url = bob.url
+    alice.goto(thread_url)
+    expect(alice.get_by_text("Noon works.")).to_be_visible()
+    alice.get_by_role("link", name="Edit").first.click()
+    alice.get_by_label("Message", exact=True).fill("Hi Bob, lunch at one?")
+    alice.get_by_role("button", name="Save").click()
+    expect(alice.get_by_text("Hi Bob, lunch at one?")).to_be_visible()
+
+    def bob_sees_the_earlier_version():
+        bob.goto(thread_url)
+        return bob.locator(".history .old").filter(has_text="lunch at noon?").count() == 1
+
+    wait_for(bob_sees_the_earlier_version, timeout=20, interval=0.5)
+    bob.get_by_text("edited", exact=True).click()
+    expect(bob.locator(".history .old")).to_have_text("Hi Bob, lunch at noon?")
+    screenshot(bob, "thread")
+
+
+def test_marking_read_clears_the_badge(live_server, new_page):
+    reader, writer = UserFactory(username="reader"), UserFactory()
+    for n in range(3):
+        services.message_send(sender=writer, receiver=reader, content=f"note {n}")
+    page = new_page()
+    log_in(page, live_server.url, "reader")
+    badge = page.locator("#badge-messages")
+    expect(badge).to_have_text("3")
+    page.get_by_role("button", name="Mark all as read").click()
+    expect(badge).to_be_hidden()
+    expect(page.get_by_text("3 messages marked as read.")).to_be_visible()
+
+
+def test_another_pairs_thread_is_not_found(live_server, new_page):
+    UserFactory(username="nosy")
+    strangers = services.message_send(
+        sender=UserFactory(), receiver=UserFactory(), content="private"
+    )
+    page = new_page()
+    log_in(page, live_server.url, "nosy")
+    response = page.goto(f"{live_server.url}/messages/{strangers.pk}/")
+    assert response.status == 404
+    expect(page.get_by_text("private")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+def test_deleted_account_cannot_log_in_and_its_messages_go(celery_worker, live_server, new_page):
+    leaving, staying = UserFactory(username="leaving"), UserFactory(username="staying")
+    services.message_send(sender=leaving, receiver=staying, content="goodbye soon")
+    base = live_server.url
+    page, other = new_page(), new_page()
+    log_in(other, base, "staying")
+    expect(other.get_by_text("goodbye soon")).to_be_visible()
+
+    log_in(page, base, "leaving")
+    page.goto(f"{base}/account/delete/")
+    expect(page.get_by_text("This cannot be undone.")).to_be_visible()
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.get_by_text("Your account is deleted.")).to_be_visible()
+
+    log_in(page, base, "leaving")
+    expect(page.get_by_text("Please enter a correct username and password")).to_be_visible()
+
+    def gone_from_the_other_inbox():
+        other.reload()
+        return other.get_by_text("goodbye soon").count() == 0
+
+    wait_for(gone_from_the_other_inbox, timeout=20, interval=0.5)
+    assert not Message.objects.filter(sender=leaving).exists()
