@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
     "messaging",
     "maintenance",
 ]
@@ -67,7 +68,20 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as its documentation asks: turns a lockout into a 429 response.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes) for the login page, the admin and the token endpoint: after
+# AXES_FAILURE_LIMIT failures for one username from one address, that pair is locked out.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_HOURS", 0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -219,6 +233,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # --- Maintenance ----------------------------------------------------------------------------
 
 MAINTENANCE_TASK_TIME_LIMIT = env_int("MAINTENANCE_TASK_TIME_LIMIT", 3600)
+# A job's lock expires this long after its worker stops renewing it (a killed worker).
+MAINTENANCE_LOCK_TTL = env_int("MAINTENANCE_LOCK_TTL", 60)
 # Directories cleanup_temporary_files may touch; anything outside them is refused.
 MAINTENANCE_CLEANUP_ROOTS = [
     Path(p) for p in env_list("MAINTENANCE_CLEANUP_ROOTS", str(MEDIA_ROOT / "tmp"))
@@ -265,6 +281,8 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Logging --------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Every maintenance run is recorded, logged, and never overlaps another run of its job."""
 
 import logging
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,15 +25,18 @@ def recorded_run(job: str, arguments: dict) -> Iterator[MaintenanceRun]:
     """Record a MaintenanceRun around the block, under a Redis lock named after the job.
 
     The block sets `run.counts`. A second run while the lock is held is recorded as skipped
-    and raises RunSkipped. The lock expires on its own (a dead worker cannot hold it for
-    ever); if Redis cannot be reached the run goes ahead unlocked, since every job is safe
-    to run concurrently, only wasteful.
+    and raises RunSkipped. The lock lives MAINTENANCE_LOCK_TTL seconds and a heartbeat
+    thread renews it while the run is alive, so a killed worker frees it within that time
+    and the redelivered task can run. If Redis cannot be reached the run goes ahead
+    unlocked: every job is safe to run concurrently, only wasteful.
     """
-    lock = _lock(job)
+    lock = _Lock(job)
     run = MaintenanceRun.objects.create(task=job, arguments=arguments)
-    if lock is not None and not _acquire(lock):
+    if not lock.acquire():
         _finish(run, MaintenanceRun.Status.SKIPPED)
         raise RunSkipped(f"{job} is already running")
+    if lock.held:
+        _close_dead_runs(job, current=run)
     try:
         yield run
     except Exception:
@@ -41,31 +45,56 @@ def recorded_run(job: str, arguments: dict) -> Iterator[MaintenanceRun]:
     else:
         _finish(run, MaintenanceRun.Status.SUCCEEDED)
     finally:
-        if lock is not None:
-            _release(lock)
-
-
-def _lock(job: str):
-    client = get_redis_connection("default")
-    return client.lock(f"maintenance:lock:{job}", timeout=settings.MAINTENANCE_TASK_TIME_LIMIT + 60)
-
-
-def _acquire(lock) -> bool:
-    try:
-        return lock.acquire(blocking=False)
-    except redis.RedisError as error:
-        logger.warning("could not take the lock %s (%s); running unlocked", lock.name, error)
-        lock.local.token = None
-        return True
-
-
-def _release(lock) -> None:
-    if lock.local.token is None:
-        return
-    try:
         lock.release()
-    except redis.RedisError as error:  # expired, or Redis gone: the timeout frees it
-        logger.warning("could not release the lock %s: %s", lock.name, error)
+
+
+class _Lock:
+    def __init__(self, job: str):
+        ttl = settings.MAINTENANCE_LOCK_TTL
+        self.lock = get_redis_connection("default").lock(f"maintenance:lock:{job}", timeout=ttl)
+        self.held = False
+        self.stop = threading.Event()
+        self.heartbeat = threading.Thread(target=self._renew, args=(ttl / 3,), daemon=True)
+
+    def acquire(self) -> bool:
+        try:
+            self.held = self.lock.acquire(blocking=False)
+        except redis.RedisError as error:
+            logger.warning(
+                "could not take the lock %s (%s); running unlocked", self.lock.name, error
+            )
+            return True
+        if self.held:
+            self.heartbeat.start()
+        return self.held
+
+    def _renew(self, every: float) -> None:
+        while not self.stop.wait(every):
+            try:
+                self.lock.reacquire()
+            except redis.RedisError as error:  # lost it, or Redis is gone: nothing to renew
+                logger.warning("could not renew the lock %s: %s", self.lock.name, error)
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        self.stop.set()
+        self.heartbeat.join()
+        try:
+            self.lock.release()
+        except redis.RedisError as error:  # expired, or Redis gone: the TTL frees it
+            logger.warning("could not release the lock %s: %s", self.lock.name, error)
+
+
+def _close_dead_runs(job: str, *, current: MaintenanceRun) -> None:
+    """Runs of this job still marked running lost their worker: we hold the job's lock."""
+    MaintenanceRun.objects.filter(task=job, status=MaintenanceRun.Status.RUNNING).exclude(
+        pk=current.pk
+    ).update(
+        status=MaintenanceRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error="The worker running this job was lost; a later run took over.",
+    )
 
 
 def _finish(run: MaintenanceRun, status: str, *, error: str = "") -> None:

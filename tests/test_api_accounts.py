@@ -81,15 +81,21 @@ def test_delete_me_without_a_password_is_400(api):
     assert response.status_code == 400
 
 
+def log_in(client, user) -> bool:
+    """Log in through the login page, as a browser would."""
+    client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    return "_auth_user_id" in client.session
+
+
 def test_delete_me_locks_out_the_token_and_the_session(user):
     session = APIClient()
-    assert session.login(username=user.username, password=PASSWORD)
+    assert log_in(session, user)
     api = client_for(user)
     response = api.delete("/api/v1/me/", {"password": PASSWORD}, format="json")
     assert response.status_code == 202
     assert api.get("/api/v1/me/").status_code == 401
     assert session.get("/api/v1/me/").status_code in (401, 403)
-    assert not APIClient().login(username=user.username, password=PASSWORD)
+    assert not log_in(APIClient(), user)
     assert AccountDeletion.objects.filter(user=user).exists()
 
 
@@ -99,3 +105,30 @@ def test_malformed_json_is_400(api):
     )
     assert response.status_code == 400
     assert "JSON parse error" in response.json()["detail"]
+
+
+def test_token_endpoint_locks_out_after_repeated_failures(user, settings):
+    client = APIClient()
+
+    def attempt(password):
+        body = {"username": user.username, "password": password}
+        return client.post("/api/v1/auth/token/", body, format="json").status_code
+
+    assert [attempt("guess") for _ in range(settings.AXES_FAILURE_LIMIT - 1)] == [400] * (
+        settings.AXES_FAILURE_LIMIT - 1
+    )
+    assert attempt("guess") == 429  # the failure that reaches the limit
+    assert attempt(PASSWORD) == 429  # even the right password, until the cool-off
+
+
+def test_login_page_locks_out_after_repeated_failures(client, user, settings):
+    def attempt(password):
+        body = {"username": user.username, "password": password}
+        return client.post("/accounts/login/", body).status_code
+
+    assert [attempt("x") for _ in range(settings.AXES_FAILURE_LIMIT - 1)] == [200] * (
+        settings.AXES_FAILURE_LIMIT - 1
+    )
+    assert attempt("x") == 429
+    assert attempt(PASSWORD) == 429
+    assert "_auth_user_id" not in client.session

@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, Throttled
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -38,6 +38,16 @@ class RegisterView(APIView):
 
 class TokenView(ObtainAuthToken):
     throttle_scope = "auth"
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except serializers.ValidationError:
+            # django-axes marks the DRF request, which its middleware never sees: answer the
+            # lockout here, as the login page does.
+            if getattr(request, "axes_locked_out", False):
+                raise Throttled(detail="Too many failed logins; try again later.") from None
+            raise
 
 
 class MeView(APIView):
