@@ -10,3 +10,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("platform", task_cls="config.task_base:PublishSafeTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# After `app`: importing the config package imports this module.
+import config.kombu_fixes  # noqa: E402, F401  (keeps workers alive through a Redis outage)

@@ -194,6 +194,10 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# On a lost broker connection, stop the late-ack tasks that are running: their ack would go
+# to a dead channel (and crash the worker), and the broker redelivers them anyway. Every
+# task is idempotent. (Celery 6's default.)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 270)
 CELERY_WORKER_SEND_TASK_EVENTS = True  # for Flower
@@ -209,6 +213,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     "socket_connect_timeout": env_float("CELERY_BROKER_CONNECT_TIMEOUT", 0.3),
     "socket_timeout": env_float("CELERY_BROKER_SOCKET_TIMEOUT", 2.0),
+    # How often a worker looks for messages whose visibility timeout ran out (a killed
+    # worker's): every this many seconds (kombu's default is about 100).
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_SECONDS", 60),
+    "unacked_restore_throttle": 1,
 }
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECT_TIMEOUT", 0.3)

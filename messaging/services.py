@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -105,8 +105,12 @@ def message_send(
         parent_message=parent_message,
         attachment=attachment or "",
     )
-    with transaction.atomic():
-        message.save()
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError as error:
+        # The receiver's row was deleted between validation and commit (an account purge).
+        raise ValidationError({"receiver": "This user no longer exists."}) from error
     return message
 
 

@@ -1,0 +1,324 @@
+"""Faults on purpose: Redis down while people write, workers killed mid-job, races.
+
+Each test runs its own redis-server and workers (tests/servers.py). FAULT_OUTAGE_SECONDS
+sets the Redis outage (30 by default).
+"""
+
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import redis
+from celery import Celery
+from django.db import connection
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from maintenance.models import ArchivedRecord, MaintenanceRun
+from messaging import services
+from messaging.models import Message, Notification
+from tests.conftest import start_server, stop, wait_for
+from tests.factories import MessageFactory, UserFactory
+from tests.servers import RedisServer, Worker
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
+
+OUTAGE_SECONDS = float(os.environ.get("FAULT_OUTAGE_SECONDS", "30"))
+
+
+def report(capsys, name: str, **figures) -> None:
+    with capsys.disabled():
+        print(f"\n  [{name}] " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def send_task(redis_server: RedisServer, name: str, **kwargs) -> None:
+    app = Celery(broker=redis_server.url(0), set_as_current=False)
+    queue = "maintenance" if name.startswith("maintenance.") or "reconcile" in name else "default"
+    app.send_task(name, kwargs=kwargs, queue=queue)
+    app.close()
+
+
+def request(url: str, token: str, body: dict | None = None) -> int:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        url,
+        data=data,
+        method="POST" if body is not None else "GET",
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=15) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_redis_down_while_users_write_loses_nothing(private_redis, tmp_path, capsys):
+    writer, reader = UserFactory(), UserFactory()
+    token = Token.objects.create(user=writer).key
+    env = {"REDIS_URL": private_redis.url(0), "REDIS_CACHE_URL": private_redis.url(1)}
+    worker = Worker(tmp_path / "worker.log", **env).start()
+    server, base = start_server(tmp_path / "server.log", **env)
+    statuses = {"before": Counter(), "outage": Counter(), "after": Counter()}
+    reads = Counter()
+    phase = {"now": "before"}
+    done = threading.Event()
+
+    def write_and_read():
+        n = 0
+        while not done.is_set() and n < 10_000:
+            n += 1
+            body = {"receiver": reader.pk, "content": f"message {n}"}
+            statuses[phase["now"]][request(f"{base}/api/v1/messages/", token, body)] += 1
+            reads[request(f"{base}/api/v1/messages/?box=sent", token)] += 1
+
+    client = threading.Thread(target=write_and_read)
+    try:
+        client.start()
+        time.sleep(2)  # traffic before the outage: a baseline, not a synchronisation
+        phase["now"] = "outage"
+        private_redis.stop()
+        time.sleep(OUTAGE_SECONDS)  # the outage itself
+        private_redis.start()
+        phase["now"] = "after"
+        time.sleep(2)
+        done.set()
+        client.join(timeout=60)
+        broker = redis.Redis.from_url(private_redis.url(0))
+        # Every task published after the restart has run and been acknowledged.
+        wait_for(lambda: broker.llen("default") == 0 and broker.hlen("unacked") == 0, timeout=60)
+        missing = Message.objects.count() - Notification.objects.count()
+        send_task(private_redis, "messaging.tasks.reconcile_notifications")
+        wait_for(
+            lambda: MaintenanceRun.objects.filter(
+                task="reconcile_notifications", status="succeeded"
+            ).exists(),
+            timeout=60,
+        )
+    finally:
+        done.set()
+        stop(server)
+        worker.stop()
+
+    sent = sum(sum(c.values()) for c in statuses.values())
+    run = MaintenanceRun.objects.get(task="reconcile_notifications")
+    report(
+        capsys,
+        "redis outage",
+        outage_seconds=OUTAGE_SECONDS,
+        sent=sent,
+        **{f"{k}_statuses": dict(v) for k, v in statuses.items()},
+        read_statuses=dict(reads),
+        notifications_missing_before_reconcile=missing,
+        reconcile_created=run.counts["notifications_created"],
+        messages=Message.objects.count(),
+        notifications=Notification.objects.count(),
+    )
+    assert statuses["outage"][201] > 0
+    for counter in statuses.values():
+        assert set(counter) == {201}
+    assert set(reads) == {200}
+    assert Message.objects.count() == sent
+    assert Notification.objects.count() == sent
+    assert run.counts["notifications_created"] == missing
+    assert missing > 0  # the outage really cost some publishes
+
+
+def test_worker_killed_mid_purge_finishes_after_restart(private_redis, tmp_path, capsys):
+    leaving, staying, bystander = UserFactory(), UserFactory(), UserFactory()
+    now = timezone.now()
+    Message.objects.bulk_create(
+        [
+            Message(sender=leaving, receiver=staying, content=f"{i}", timestamp=now)
+            for i in range(6000)
+        ]
+    )
+    kept = MessageFactory.create_batch(20, sender=staying, receiver=bystander)
+    services.notifications_reconcile()
+    others_before = (
+        Notification.objects.exclude(user=leaving).exclude(message__sender=leaving).count()
+    )
+    env = {
+        "REDIS_URL": private_redis.url(0),
+        "REDIS_CACHE_URL": private_redis.url(1),
+        "ACCOUNT_PURGE_BATCH_SIZE": "100",
+        "CELERY_VISIBILITY_TIMEOUT": "10",
+    }
+    first = Worker(tmp_path / "worker.log", **env).start()
+    try:
+        send_task(private_redis, "messaging.tasks.purge_account", user_id=leaving.pk)
+        wait_for(lambda: Message.objects.filter(sender=leaving).count() < 5000, timeout=60)
+        first.kill()
+        left_at_kill = Message.objects.filter(sender=leaving).count()
+        second = Worker(tmp_path / "worker.log", **env).start()
+        try:
+            wait_for(lambda: not type(leaving).objects.filter(pk=leaving.pk).exists(), timeout=90)
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+
+    report(
+        capsys,
+        "worker killed mid-purge",
+        messages=6000,
+        left_at_kill=left_at_kill,
+        left_after=Message.objects.filter(sender_id=leaving.pk).count(),
+    )
+    assert 0 < left_at_kill < 6000
+    assert not Message.objects.filter(sender_id=leaving.pk).exists()
+    assert sorted(Message.objects.values_list("pk", flat=True)) == sorted(m.pk for m in kept)
+    assert Notification.objects.count() == others_before == 20
+
+
+def test_worker_killed_mid_archive_finishes_without_half_batches(private_redis, tmp_path, capsys):
+    a, b = UserFactory(), UserFactory()
+    old = timezone.now() - timedelta(days=400)
+    Message.objects.bulk_create(
+        [Message(sender=a, receiver=b, content=f"{i}", timestamp=old) for i in range(8000)]
+    )
+    total = Message.objects.count()
+    env = {
+        "REDIS_URL": private_redis.url(0),
+        "REDIS_CACHE_URL": private_redis.url(1),
+        "CELERY_VISIBILITY_TIMEOUT": "10",
+        "MAINTENANCE_LOCK_TTL": "3",
+    }
+    first = Worker(tmp_path / "worker.log", **env).start()
+    try:
+        send_task(
+            private_redis,
+            "maintenance.tasks.archive_old_records",
+            model="messaging.Message",
+            date_field="timestamp",
+            days_threshold=365,
+            batch_size=50,
+        )
+        wait_for(lambda: ArchivedRecord.objects.count() >= 500, timeout=60)
+        first.kill()
+        at_kill = ArchivedRecord.objects.count()
+        live_at_kill = Message.objects.count()
+        second = Worker(tmp_path / "worker.log", **env).start()
+        try:
+            wait_for(
+                lambda: MaintenanceRun.objects.filter(
+                    task="archive_old_records", status="succeeded"
+                ).exists(),
+                timeout=120,
+            )
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+
+    statuses = Counter(MaintenanceRun.objects.values_list("status", flat=True))
+    report(
+        capsys,
+        "worker killed mid-archive",
+        rows=total,
+        archived_at_kill=at_kill,
+        live_at_kill=live_at_kill,
+        archived_after=ArchivedRecord.objects.count(),
+        runs=dict(statuses),
+    )
+    assert at_kill + live_at_kill == total  # the killed batch rolled back whole
+    assert at_kill % 50 == 0
+    assert Message.objects.count() == 0
+    assert ArchivedRecord.objects.count() == total
+    assert ArchivedRecord.objects.values("object_pk").distinct().count() == total
+    assert statuses["failed"] == 1  # the killed run, closed by the one that took over
+
+
+def run_in_threads(*functions) -> list:
+    errors = []
+
+    def wrap(function):
+        try:
+            function()
+        except Exception as error:  # reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=wrap, args=(f,)) for f in functions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
+    return errors
+
+
+def test_two_purges_of_one_user_at_once(capsys):
+    leaving, staying = UserFactory(), UserFactory()
+    Message.objects.bulk_create(
+        [Message(sender=leaving, receiver=staying, content=str(i)) for i in range(2000)]
+    )
+    kept = MessageFactory(sender=staying, receiver=UserFactory())
+    errors = run_in_threads(
+        lambda: services.account_purge(user_id=leaving.pk, batch_size=100),
+        lambda: services.account_purge(user_id=leaving.pk, batch_size=100),
+    )
+    report(
+        capsys,
+        "two purges at once",
+        messages=2000,
+        errors=len(errors),
+        left=Message.objects.filter(sender_id=leaving.pk).count(),
+    )
+    assert errors == []
+    assert list(Message.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert not type(leaving).objects.filter(pk=leaving.pk).exists()
+
+
+def test_user_deleted_while_messages_to_them_are_sent(capsys):
+    target, sender = UserFactory(), UserFactory()
+    outcomes = Counter()
+    purge_started = threading.Event()
+
+    def keep_sending():
+        for n in range(400):
+            try:
+                services.message_send(
+                    sender=sender, receiver=type(target).objects.get(pk=target.pk), content=str(n)
+                )
+                outcomes["saved"] += 1
+            except type(target).DoesNotExist:
+                outcomes["user gone"] += 1
+            except Exception as error:  # ValidationError: receiver no longer active
+                outcomes[type(error).__name__] += 1
+            if n == 100:
+                purge_started.set()
+
+    def delete_then_purge():
+        purge_started.wait(timeout=30)
+        type(target).objects.filter(pk=target.pk).update(is_active=False)
+        services.account_purge(user_id=target.pk, batch_size=50)
+
+    errors = run_in_threads(keep_sending, delete_then_purge)
+    left = Message.objects.filter(receiver_id=target.pk).count()
+    report(
+        capsys,
+        "user deleted while receiving",
+        outcomes=dict(outcomes),
+        errors=len(errors),
+        left=left,
+    )
+    assert errors == []
+    assert left == 0
+    assert set(outcomes) <= {"saved", "user gone", "ValidationError"}
+    assert outcomes["saved"] >= 100
