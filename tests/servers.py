@@ -111,3 +111,55 @@ class Worker:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster (run as the postgres user) that can be restarted."""
+
+    def __init__(self, directory: Path):
+        self.port = free_port()
+        self.data = directory / "pgdata"
+        self.socket_dir = directory
+        self.bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+        directory.mkdir(parents=True, exist_ok=True)
+        # The server runs as postgres: let it reach its directory through pytest's tmp tree.
+        for path in (directory, *directory.parents):
+            if str(path).startswith("/tmp/"):
+                path.chmod(path.stat().st_mode | 0o711)
+        directory.chmod(0o777)
+
+    def _as_postgres(self, *command: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command],
+            check=True,
+            capture_output=True,
+            cwd="/",
+        )
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def init(self) -> None:
+        self._as_postgres(
+            str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"
+        )
+        self.start()
+
+    def start(self) -> None:
+        self._as_postgres(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-w",
+            "-l",
+            str(self.socket_dir / "pg.log"),
+            "-o",
+            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1",
+            "start",
+        )
+
+    def stop(self) -> None:
+        try:
+            self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+        except subprocess.CalledProcessError:
+            pass  # already stopped (a test that failed while the server was down)

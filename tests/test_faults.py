@@ -6,6 +6,8 @@ sets the Redis outage (30 by default).
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -13,6 +15,7 @@ import urllib.request
 from collections import Counter
 from datetime import timedelta
 
+import psycopg
 import pytest
 import redis
 from celery import Celery
@@ -23,9 +26,9 @@ from rest_framework.authtoken.models import Token
 from maintenance.models import ArchivedRecord, MaintenanceRun
 from messaging import services
 from messaging.models import Message, Notification
-from tests.conftest import start_server, stop, wait_for
+from tests.conftest import ROOT, start_server, stop, subprocess_env, wait_for
 from tests.factories import MessageFactory, UserFactory
-from tests.servers import RedisServer, Worker
+from tests.servers import PostgresServer, RedisServer, Worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -322,3 +325,63 @@ def test_user_deleted_while_messages_to_them_are_sent(capsys):
     assert left == 0
     assert set(outcomes) <= {"saved", "user gone", "ValidationError"}
     assert outcomes["saved"] >= 100
+
+
+def manage(database_url: str, *args: str) -> str:
+    env = subprocess_env(DATABASE_URL=database_url)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_database_restart_during_a_task_is_retried_until_it_completes(
+    private_redis, tmp_path, capsys
+):
+    database = PostgresServer(tmp_path / "pg")
+    database.init()
+    url = database.url("postgres")
+    try:
+        manage(url, "migrate", "--noinput", "-v", "0")
+        script = (
+            "from django.contrib.auth.models import User\n"
+            "from messaging.models import Message\n"
+            "a, b = User.objects.create(username='a'), User.objects.create(username='b')\n"
+            "[m] = Message.objects.bulk_create([Message(sender=a, receiver=b, content='x')])\n"
+            "print('MESSAGE', m.pk)\n"
+        )
+        output = manage(url, "shell", "-v", "0", "-c", script)
+        message_id = int(output.split("MESSAGE", 1)[1].split()[0])
+        env = {
+            "REDIS_URL": private_redis.url(0),
+            "REDIS_CACHE_URL": private_redis.url(1),
+            "DATABASE_URL": url,
+        }
+        worker = Worker(tmp_path / "worker.log", **env).start()
+        try:
+            database.stop()
+            send_task(private_redis, "messaging.tasks.create_notification", message_id=message_id)
+            wait_for(lambda: b"Retry in" in (tmp_path / "worker.log").read_bytes(), timeout=30)
+            database.start()
+
+            def notified():
+                with psycopg.connect(url) as conn:
+                    row = conn.execute(
+                        "SELECT count(*) FROM messaging_notification WHERE message_id = %s",
+                        [message_id],
+                    ).fetchone()
+                return row[0] == 1
+
+            wait_for(notified, timeout=90, interval=0.5)
+        finally:
+            worker.stop()
+    finally:
+        database.stop()
+    retries = (tmp_path / "worker.log").read_text().count("Retry in")
+    report(capsys, "database restart", retries=retries, notification_created=True)
+    assert retries >= 1
