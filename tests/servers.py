@@ -3,6 +3,7 @@
 Fault tests stop and kill these, never the machine's shared services.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -159,7 +160,6 @@ class PostgresServer:
         )
 
     def stop(self) -> None:
-        try:
+        # Already stopped when a test failed while the server was down.
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
-        except subprocess.CalledProcessError:
-            pass  # already stopped (a test that failed while the server was down)

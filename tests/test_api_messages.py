@@ -84,7 +84,8 @@ def test_send_with_an_attachment_serves_it_to_the_two_people_only(api, user, oth
     [
         ({"content": "no receiver"}, "receiver", "required"),
         ({"receiver": 999999, "content": "x"}, "receiver", "No active user"),
-        ({"receiver": "abc", "content": "x"}, "receiver", "Incorrect type"),
+        ({"receiver": "abc", "content": "x"}, "receiver", "valid integer"),
+        ({"receiver": 2**64, "content": "x"}, "receiver", "less than or equal"),
         ({"receiver": None, "content": ""}, "content", "blank"),
         ({"receiver": None, "content": "   "}, "content", "blank"),
         ({"receiver": None, "content": "x" * 10_001}, "content", "10000"),

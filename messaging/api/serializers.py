@@ -9,7 +9,19 @@ from messaging.models import Message, MessageHistory, Notification
 User = get_user_model()
 
 
+# The largest primary key (bigint): a larger id is a 400, not a database overflow.
+MAX_ID = 2**63 - 1
+
+
+def id_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
 class UserSerializer(serializers.ModelSerializer):
+    # Declared plainly: the model's validator pattern uses \w in Python's Unicode sense,
+    # which a JSON Schema pattern would read as ASCII only.
+    username = serializers.CharField(read_only=True)
+
     class Meta:
         model = User
         fields = ["id", "username"]
@@ -71,15 +83,15 @@ class ThreadMessageSerializer(MessageSerializer):
 
 
 class MessageCreateSerializer(serializers.Serializer):
-    receiver = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.filter(is_active=True),
-        error_messages={"does_not_exist": "No active user has the id {pk_value}."},
-    )
+    receiver = id_field()
     content = serializers.CharField(max_length=settings.MESSAGE_MAX_LENGTH)
-    parent_message = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    parent_message = id_field(required=False, allow_null=True)
     attachment = serializers.FileField(required=False, allow_null=True)
 
-    def validate_receiver(self, receiver):
+    def validate_receiver(self, receiver_id):
+        receiver = User.objects.filter(pk=receiver_id, is_active=True).first()
+        if receiver is None:
+            raise serializers.ValidationError(f"No active user has the id {receiver_id}.")
         if receiver == self.context["request"].user:
             raise serializers.ValidationError("You cannot send a message to yourself.")
         return receiver
@@ -123,9 +135,7 @@ class MessageHistorySerializer(serializers.ModelSerializer):
 
 
 class IdsSerializer(serializers.Serializer):
-    ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=1000
-    )
+    ids = serializers.ListField(child=id_field(), required=False, max_length=1000)
 
 
 class NotificationSerializer(serializers.ModelSerializer):

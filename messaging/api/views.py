@@ -6,7 +6,6 @@ from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, Throttled
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -82,8 +81,8 @@ class MessageViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = s.MessageSerializer
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
     http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
@@ -190,6 +189,8 @@ class ConversationView(generics.GenericAPIView):
         )
     )
     def get(self, request, user_id: int):
+        if user_id > s.MAX_ID:
+            raise NotFound("No such user.")
         other = get_object_or_404(User, pk=user_id)
         root_ids = self.paginate_queryset(Message.objects.conversation_roots(request.user, other))
         context = {"request": request}
