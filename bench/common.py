@@ -51,7 +51,6 @@ def setup() -> None:
 
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def machine() -> str:

@@ -200,8 +200,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 270)
-CELERY_WORKER_SEND_TASK_EVENTS = True  # for Flower
-CELERY_TASK_SEND_SENT_EVENT = True
+# Task events cost a Redis publish per task state; Flower switches them on in the workers
+# it watches (enable_events), so they are off unless somebody is looking.
+CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", False)
 
 # Redis has no real acknowledgements: an unacked message comes back after this many seconds.
 # It must be longer than the longest task (maintenance tasks: MAINTENANCE_TASK_TIME_LIMIT).
