@@ -1,18 +1,110 @@
-"""Private servers for fault tests: a Redis and Celery workers of their own, on free ports.
-
-Fault tests stop and kill these, never the machine's shared services.
+"""Servers the tests start: Celery workers, gunicorn, and for fault tests a Redis and a
+PostgreSQL of their own on free ports (stopped and killed on purpose, never the machine's
+shared services), with the helpers they share.
 """
 
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
+from django.conf import settings
+from django.db import connection
 
-from tests.conftest import ROOT, free_port, stop, subprocess_env, wait_for
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate: Callable[[], object], *, timeout: float = 20, interval: float = 0.05):
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {predicate}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_database_url() -> str:
+    """The URL of the test database, for subprocesses (worker, server) to share it."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def subprocess_env(**overrides) -> dict:
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "REDIS_CACHE_URL": settings.REDIS_CACHE_URL,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "SECURE_COOKIES": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(overrides)
+    return env
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def start_server(log_path: Path, **env_overrides) -> tuple[subprocess.Popen, str]:
+    """Start gunicorn on a free port with the test database; returns (process, base URL)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--access-logfile",
+            "-",
+        ],
+        cwd=ROOT,
+        env=subprocess_env(**env_overrides),
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def answers():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            assert process.poll() is None, log_path.read_text()
+            return False
+
+    wait_for(answers, timeout=30)
+    return process, base
 
 
 class RedisServer:
@@ -89,7 +181,7 @@ class Worker:
                     "--without-mingle",
                     "--without-gossip",
                     "-n",
-                    f"fault-{free_port()}@%h",
+                    f"tests-{free_port()}@%h",
                 ],
                 cwd=ROOT,
                 env=subprocess_env(**self.env),

@@ -98,7 +98,7 @@ def test_redis_down_while_users_write_loses_nothing(private_redis, tmp_path, cap
         time.sleep(OUTAGE_SECONDS)  # the outage itself
         private_redis.start()
         phase["now"] = "after"
-        time.sleep(2)
+        time.sleep(2)  # traffic after the outage, not a synchronisation
         done.set()
         client.join(timeout=60)
         broker = redis.Redis.from_url(private_redis.url(0))
