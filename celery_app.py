@@ -11,5 +11,6 @@ app = Celery("platform", task_cls="config.task_base:PublishSafeTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# After `app`: importing the config package imports this module.
-import config.kombu_fixes  # noqa: E402, F401  (keeps workers alive through a Redis outage)
+# After `app`: importing the config package imports this module. Importing these connects
+# the kombu guard (workers survive a Redis outage) and the tasks' database connection reuse.
+from config import kombu_fixes, worker_db  # noqa: E402, F401

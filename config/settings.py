@@ -198,6 +198,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # to a dead channel (and crash the worker), and the broker redelivers them anyway. Every
 # task is idempotent. (Celery 6's default.)
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Without it Celery opens a database connection per task; config/worker_db.py says why.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 270)
 # Task events cost a Redis publish per task state; Flower switches them on in the workers

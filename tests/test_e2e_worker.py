@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from messaging import services
@@ -23,6 +24,23 @@ def test_new_message_gets_its_notification_from_the_worker(celery_worker, user, 
     message = services.message_send(sender=user, receiver=other_user, content="hello")
     wait_for(lambda: Notification.objects.filter(message=message, user=other_user).exists())
     assert Notification.objects.count() == 1
+
+
+def _sessions_opened() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL sessions")
+def test_the_worker_reuses_its_database_connection_across_tasks(celery_worker, user, other_user):
+    # Celery's default opens a connection per task (config/worker_db.py): 20 tasks, 20+.
+    before = _sessions_opened()
+    for n in range(20):
+        services.message_send(sender=user, receiver=other_user, content=f"hello {n}")
+    wait_for(lambda: Notification.objects.count() == 20)
+    assert _sessions_opened() - before <= 2  # at most one per worker process
 
 
 def test_two_quick_edits_leave_two_history_rows_in_order(celery_worker, user, other_user):

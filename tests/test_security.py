@@ -9,6 +9,7 @@ from django.core.files.base import ContentFile
 from rest_framework.test import APIClient
 
 from messaging import services
+from messaging.models import Notification
 from tests.conftest import ROOT, client_for
 from tests.factories import MessageFactory, UserFactory
 
@@ -24,13 +25,13 @@ def world(user, other_user):
         content="ours",
         attachment=ContentFile(b"file", name="f.txt"),
     )
-    notification = services.notification_create(message_id=message.pk)
+    services.notification_create(message_id=message.pk)
     return {
         "sender": user,
         "receiver": other_user,
         "stranger": UserFactory(),
         "message": message,
-        "notification": notification,
+        "notification": Notification.objects.get(message=message),
     }
 
 
