@@ -5,13 +5,14 @@ import subprocess
 import sys
 
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from rest_framework.test import APIClient
 
 from messaging import services
 from messaging.models import Notification
 from tests.conftest import ROOT, client_for
-from tests.factories import MessageFactory, UserFactory
+from tests.factories import PASSWORD, MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -164,3 +165,18 @@ def test_csrf_is_enforced_on_forms(user, other_user):
         ("/inbox/read-all/", {}),
     ]:
         assert client.post(url, data).status_code == 403, url
+
+
+def test_passwords_are_stored_with_argon2_and_older_hashes_upgraded_at_login(settings, client):
+    from config import settings as configured
+
+    settings.PASSWORD_HASHERS = configured.PASSWORD_HASHERS
+    user = UserFactory()
+    user.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
+    user.save()
+
+    response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.password.startswith("argon2$")
