@@ -15,6 +15,8 @@ from messaging.forms import ComposeForm, EditForm, PasswordConfirmForm, ReplyFor
 from messaging.models import Message, MessageHistory, Notification
 
 PAGE_SIZE = 20
+# A thread can hold thousands of messages; its page shows this many at a time.
+THREAD_PAGE_SIZE = 200
 
 
 def signup(request):
@@ -60,21 +62,28 @@ def _visible_message(request, pk: int) -> Message:
 def thread(request, pk: int):
     message = _visible_message(request, pk)
     thread = Message.objects.thread(message.pk)
+    paginator = Paginator(thread, THREAD_PAGE_SIZE)
+    if "page" in request.GET:
+        page = paginator.get_page(request.GET["page"])
+    else:  # the page that holds the message the link pointed at
+        position = next(i for i, m in enumerate(thread) if m.pk == message.pk)
+        page = paginator.page(position // THREAD_PAGE_SIZE + 1)
+    shown = page.object_list
     histories: dict[int, list] = {}
     for version in MessageHistory.objects.filter(
-        message_id__in=[m.pk for m in thread if m.edited]
+        message_id__in=[m.pk for m in shown if m.edited]
     ).order_by("edited_at"):
         histories.setdefault(version.message_id, []).append(version)
-    unread = [m.pk for m in thread if m.receiver_id == request.user.pk and not m.read]
-    if unread:  # opening a thread reads it
+    unread = [m.pk for m in shown if m.receiver_id == request.user.pk and not m.read]
+    if unread:  # reading a page of the thread reads its messages
         services.messages_mark_read(user=request.user, ids=unread)
-    for m in thread:
+    for m in shown:
         m.versions = histories.get(m.pk, [])
         m.indent = min(m.depth, 8)
     return render(
         request,
         "messaging/thread.html",
-        {"thread": thread, "focus": message.pk, "reply_form": ReplyForm()},
+        {"page": page, "focus": message.pk, "reply_form": ReplyForm()},
     )
 
 

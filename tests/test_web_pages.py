@@ -3,7 +3,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from messaging import services
+from messaging import services, views
 from messaging.models import Message, Notification
 from tests.factories import PASSWORD, MessageFactory, UserFactory
 
@@ -73,6 +73,28 @@ def test_thread_page_shows_replies_indented_and_history(web, user, other_user):
     assert "<summary>edited</summary>" in html
     assert '<span class="old">reply</span>' in html
     assert Message.objects.get(pk=root.pk).read  # opening the thread read it
+
+
+def test_long_thread_opens_on_the_page_of_the_linked_message(web, user, other_user, monkeypatch):
+    monkeypatch.setattr(views, "THREAD_PAGE_SIZE", 3)
+    chain = [MessageFactory(sender=other_user, receiver=user, content="post 0")]
+    for n in range(1, 8):  # a straight chain: depth-first order is creation order
+        chain.append(
+            MessageFactory(
+                sender=other_user, receiver=user, content=f"post {n}", parent_message=chain[-1]
+            )
+        )
+
+    html = web.get(f"/messages/{chain[4].pk}/").content.decode()
+
+    assert [f"post {n}" in html for n in range(8)] == [n in (3, 4, 5) for n in range(8)]
+    assert "Messages 4 to 6 of 8" in html
+    assert '<a href="?page=1">Earlier</a>' in html
+    assert '<a href="?page=3">Later</a>' in html
+    read = set(Message.objects.filter(read=True).values_list("content", flat=True))
+    assert read == {"post 3", "post 4", "post 5"}  # what was shown, not the whole thread
+    assert "post 7" in web.get(f"/messages/{chain[0].pk}/?page=3").content.decode()
+    assert "post 0" in web.get(f"/messages/{chain[0].pk}/?page=nonsense").content.decode()
 
 
 def test_another_pairs_thread_is_404(web):
