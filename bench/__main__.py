@@ -2,22 +2,19 @@
 
 Starts gunicorn (a worker per core) and one Celery worker on PostgreSQL and Redis, loads
 data, drives load with wrk, and writes the tables into docs/benchmarks.md. BENCH_SECONDS
-sets each wrk run (default 15), BENCH_LAG_SECONDS the steady-rate phase (default 60).
+sets each wrk run (default 10), BENCH_ROUNDS how many times the compared configurations
+alternate (default 3; the median is kept), BENCH_LAG_SECONDS the steady-rate phase (60).
 """
 
 import json
 import os
 import re
 import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from bench.common import machine, setup, table
 
@@ -30,121 +27,23 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
+from bench.processes import (  # noqa: E402
+    LOGS,
+    ROOT,
+    ROUNDS,
+    SECONDS,
+    celery_worker,
+    gunicorn,
+    interleaved,
+    stop,
+    wrk,
+)
 from bench.thread import build_thread  # noqa: E402
 from messaging.models import Message  # noqa: E402
+from messaging.services import notifications_reconcile  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 LAG_SECONDS = int(os.environ.get("BENCH_LAG_SECONDS", "60"))
-LOGS = Path(tempfile.mkdtemp(prefix="bench-"))
-
-
-def env(**extra) -> dict:
-    db = settings.DATABASES["default"]
-    return {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "REDIS_CACHE_URL": settings.REDIS_CACHE_URL,
-        "SECRET_KEY": "bench-only",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-        "THROTTLE_AUTH_RATE": "1000000/min",
-        **extra,
-    }
-
-
-def start(name: str, command: list[str], ready, **extra) -> subprocess.Popen:
-    log = (LOGS / f"{name}.log").open("wb")
-    process = subprocess.Popen(command, cwd=ROOT, env=env(**extra), stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
-    while not ready():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"{name} did not start; see {LOGS / name}.log")
-        time.sleep(0.2)
-    return process
-
-
-def gunicorn(port: int, *extra_args: str) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(os.cpu_count() or 2),
-        *extra_args,
-    ]
-    return start("web", command, lambda: _answers(port))
-
-
-def _answers(port: int) -> bool:
-    try:
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-        return True
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def celery_worker() -> subprocess.Popen:
-    log = LOGS / "worker.log"
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "celery_app",
-        "worker",
-        "-Q",
-        "default,maintenance",
-        "--concurrency",
-        str(os.cpu_count() or 2),
-        "--loglevel",
-        "INFO",
-        "--without-mingle",
-        "--without-gossip",
-    ]
-    return start("worker", command, lambda: log.exists() and b" ready." in log.read_bytes())
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-def wrk(port: int, script: str, *, seconds: int = SECONDS, connections: int = 8, **lua_env):
-    """Run wrk; returns (requests/s, p50 ms, p99 ms, non-2xx responses)."""
-    result = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(ROOT / "bench" / "wrk" / script),
-            f"http://127.0.0.1:{port}",
-        ],
-        env={**os.environ, **lua_env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    out = result.stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, _latency(out, "50%"), _latency(out, "99%"), int(errors.group(1)) if errors else 0
-
-
-def _latency(out: str, percentile: str) -> float:
-    value, unit = re.search(rf"{percentile}\s+([\d.]+)(us|ms|s)", out).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
 def load_users(count: int, messages_each: int) -> tuple[list, list[str]]:
@@ -164,7 +63,14 @@ def load_users(count: int, messages_each: int) -> tuple[list, list[str]]:
             """,
             [ids, ids, count, messages_each],
         )
-        cursor.execute("ANALYZE messaging_message")
+        cursor.execute(
+            """INSERT INTO messaging_notification (user_id, message_id, created_at, read)
+               SELECT receiver_id, id, timestamp, read FROM messaging_message"""
+        )
+        # A database in steady state: hint bits set and visibility map built, as autovacuum
+        # would have left them (the first reads after a bulk load otherwise write pages).
+        cursor.execute("VACUUM ANALYZE messaging_message")
+        cursor.execute("VACUUM ANALYZE messaging_notification")
     return users, tokens
 
 
@@ -323,55 +229,81 @@ def main():
     sections = [
         f"Machine: {machine()}, PostgreSQL, Redis; gunicorn with "
         f"{os.cpu_count()} sync workers, one Celery worker (a process per core), wrk "
-        f"-t2 -c8 for {SECONDS}s per row."
+        f"-t2 -c8 for {SECONDS}s per run; compared configurations alternate {ROUNDS} times "
+        "and each row is the run of median throughput."
     ]
 
-    worker, web = celery_worker(), None
+    worker, web, baseline_web = celery_worker(), None, None
     try:
-        web = gunicorn(port, "-c", str(ROOT / "bench" / "gunicorn_baseline.py"))
-        baseline = wrk(port, "send.lua", TOKENS=",".join(tokens), USERS=ids)
-        stop(web)  # after its last request has committed
-        # Messages so far (the loaded inboxes, the baseline's) have no notification by design.
-        loaded = Message.objects.order_by("-id").values_list("id", flat=True).first()
+        # Two servers side by side, the baseline's with the receivers disconnected.
+        baseline_web = gunicorn(
+            port + 1, "-c", str(ROOT / "bench" / "gunicorn_baseline.py"), name="web-baseline"
+        )
         web = gunicorn(port)
+        loaded = Message.objects.order_by("-id").values_list("id", flat=True).first()
+        send = {"TOKENS": ",".join(tokens), "USERS": ids}
+
+        def baseline(seconds=SECONDS):
+            result = wrk(port + 1, "send.lua", seconds=seconds, **send)
+            # Its messages got no notification; fill them in as the reconcile job would, so
+            # that waiting for the worker to catch up means waiting for the real server's.
+            notifications_reconcile()
+            return result
+
+        baseline(seconds=3)  # warm up both servers
+        wrk(port, "send.lua", seconds=3, **send)
         # The request's own cost: the worker is stopped, so it takes no CPU from the web
         # processes on this small machine (the tasks wait in Redis and run afterwards).
         os.kill(worker.pid, signal.SIGSTOP)
         try:
-            request_only = wrk(port, "send.lua", TOKENS=",".join(tokens), USERS=ids)
+            paused = interleaved(
+                {
+                    "baseline": baseline,
+                    "on": lambda: wrk(port, "send.lua", **send),
+                }
+            )
         finally:
             os.kill(worker.pid, signal.SIGCONT)
         wait_until_notified(loaded)
-        full = wrk(port, "send.lua", TOKENS=",".join(tokens), USERS=ids)
+        running = interleaved(
+            {
+                "baseline": baseline,
+                "on": lambda: (wrk(port, "send.lua", **send), wait_until_notified(loaded))[0],
+            }
+        )
+        stop(baseline_web)
+        baseline_web = None
+
+        def send_row(label, result, baseline):
+            rps, p50, p99, errors = result
+            ratio = f"{rps / baseline[0]:.0%}"
+            return [label, f"{rps:.0f}", f"{p50:.1f}", f"{p99:.1f}", errors, ratio]
+
         sections.append(
             table(
                 "1. Send throughput, POST /api/v1/messages/",
                 ["configuration", "requests/s", "p50 ms", "p99 ms", "non-2xx", "ratio"],
                 [
-                    [
-                        "receivers disconnected (baseline)",
-                        f"{baseline[0]:.0f}",
-                        f"{baseline[1]:.1f}",
-                        f"{baseline[2]:.1f}",
-                        baseline[3],
-                        "100%",
-                    ],
-                    [
-                        "everything on, worker paused (the request's own cost)",
-                        f"{request_only[0]:.0f}",
-                        f"{request_only[1]:.1f}",
-                        f"{request_only[2]:.1f}",
-                        request_only[3],
-                        f"{request_only[0] / baseline[0]:.0%}",
-                    ],
-                    [
-                        "everything on, worker on the same cores",
-                        f"{full[0]:.0f}",
-                        f"{full[1]:.1f}",
-                        f"{full[2]:.1f}",
-                        full[3],
-                        f"{full[0] / baseline[0]:.0%}",
-                    ],
+                    send_row(
+                        "worker paused: receivers disconnected (baseline)",
+                        paused["baseline"],
+                        paused["baseline"],
+                    ),
+                    send_row(
+                        "worker paused: everything on (the request's own cost)",
+                        paused["on"],
+                        paused["baseline"],
+                    ),
+                    send_row(
+                        "worker running: receivers disconnected (baseline)",
+                        running["baseline"],
+                        running["baseline"],
+                    ),
+                    send_row(
+                        "worker running: everything on, worker on the same cores",
+                        running["on"],
+                        running["baseline"],
+                    ),
                 ],
             )
         )
@@ -383,8 +315,13 @@ def main():
                 [notification_lag(port, users, tokens)],
             )
         )
-        uncached = wrk(port, "inbox.lua", TOKENS=",".join(tokens), UNCACHED="1")
-        cached = wrk(port, "inbox.lua", TOKENS=",".join(tokens))
+        reads = interleaved(
+            {
+                "uncached": lambda: wrk(port, "inbox.lua", TOKENS=",".join(tokens), UNCACHED="1"),
+                "cached": lambda: wrk(port, "inbox.lua", TOKENS=",".join(tokens)),
+            }
+        )
+        uncached, cached = reads["uncached"], reads["cached"]
         sections.append(
             table(
                 "3. Inbox reads, GET /api/v1/messages/, 100 users with 1,000 messages each",
@@ -423,7 +360,7 @@ def main():
             )
         )
     finally:
-        for process in (web, worker):
+        for process in (baseline_web, web, worker):
             if process is not None:
                 stop(process)
     sections.append(

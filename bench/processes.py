@@ -1,0 +1,144 @@
+"""Processes of the benchmarks: gunicorn, a Celery worker and wrk, on the bench database.
+
+Import after `bench.common.setup()` (or `setup_without_reset()`): the servers get the bench
+database and Redis databases through the environment.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+LOGS = Path(tempfile.mkdtemp(prefix="bench-"))
+
+
+def env(**extra) -> dict:
+    db = settings.DATABASES["default"]
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "REDIS_CACHE_URL": settings.REDIS_CACHE_URL,
+        "SECRET_KEY": "bench-only",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "THROTTLE_AUTH_RATE": "1000000/min",
+        **extra,
+    }
+
+
+def start(name: str, command: list[str], ready, **extra) -> subprocess.Popen:
+    log = (LOGS / f"{name}.log").open("wb")
+    process = subprocess.Popen(command, cwd=ROOT, env=env(**extra), stdout=log, stderr=log)
+    deadline = time.monotonic() + 60
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{name} did not start; see {LOGS / name}.log")
+        time.sleep(0.2)
+    return process
+
+
+def gunicorn(port: int, *extra_args: str, name: str = "web") -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(os.cpu_count() or 2),
+        *extra_args,
+    ]
+    return start(name, command, lambda: _answers(port))
+
+
+def _answers(port: int) -> bool:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def celery_worker(name: str = "worker", **extra_env) -> subprocess.Popen:
+    log = LOGS / f"{name}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "celery_app",
+        "worker",
+        "-Q",
+        "default,maintenance",
+        "--concurrency",
+        str(os.cpu_count() or 2),
+        "--loglevel",
+        "INFO",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    return start(
+        name, command, lambda: log.exists() and b" ready." in log.read_bytes(), **extra_env
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wrk(port: int, script: str, *, seconds: int = SECONDS, connections: int = 8, **lua_env):
+    """Run wrk; returns (requests/s, p50 ms, p99 ms, non-2xx responses)."""
+    result = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(ROOT / "bench" / "wrk" / script),
+            f"http://127.0.0.1:{port}",
+        ],
+        env={**os.environ, **lua_env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = result.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, _latency(out, "50%"), _latency(out, "99%"), int(errors.group(1)) if errors else 0
+
+
+def interleaved(runs: dict, rounds: int = ROUNDS) -> dict:
+    """Run each of `runs` (name -> callable returning wrk's tuple) in turn, `rounds` times.
+
+    Alternating the configurations spreads the machine's drift (other tenants, the
+    database's background work) over all of them; each gets the run of median throughput.
+    """
+    results = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            results[name].append(run())
+    return {name: sorted(r)[len(r) // 2] for name, r in results.items()}
+
+
+def _latency(out: str, percentile: str) -> float:
+    value, unit = re.search(rf"{percentile}\s+([\d.]+)(us|ms|s)", out).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
