@@ -2,8 +2,12 @@
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework import serializers as drf_serializers
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from messaging import services
+from messaging.api.serializers import ThreadMessageSerializer
 from messaging.models import Message, MessageHistory, Notification
 from tests.conftest import client_for
 from tests.factories import MessageFactory, UserFactory
@@ -259,3 +263,27 @@ def test_schema_describes_every_endpoint(api):
         "/api/v1/users/",
     } <= paths
     assert api.get("/api/docs/").status_code == 200
+
+
+def test_message_representation_is_what_drf_would_build_from_the_declared_fields(
+    user, other_user, media_root
+):
+    root = services.message_send(
+        sender=user,
+        receiver=other_user,
+        content="with a file",
+        attachment=SimpleUploadedFile("a.txt", b"x"),
+    )
+    reply = services.message_send(
+        sender=other_user, receiver=user, content="reply", parent_message=root
+    )
+    services.message_edit(message=reply, editor=other_user, content="reply, edited")
+    request = Request(APIRequestFactory().get("/", SERVER_NAME="localhost"))
+    serializer = ThreadMessageSerializer(context={"request": request})
+
+    thread = Message.objects.thread(root.pk)
+
+    assert [m.edited for m in thread] == [False, True]
+    for message in thread:
+        generic = drf_serializers.Serializer.to_representation(serializer, message)
+        assert serializer.to_representation(message) == generic

@@ -13,6 +13,10 @@ User = get_user_model()
 MAX_ID = 2**63 - 1
 
 
+# Formats datetimes as every DateTimeField of the API does (ISO 8601, "Z" for UTC).
+DATETIME = serializers.DateTimeField()
+
+
 def id_field(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
@@ -72,6 +76,23 @@ class MessageSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
 
+    def to_representation(self, message) -> dict:
+        # The fields above, built in one go: a thread runs to thousands of messages and DRF's
+        # walk over field objects took ~30 µs a message (docs/benchmarks.md). A test holds
+        # this equal to DRF's own output.
+        return {
+            "id": message.pk,
+            "sender": message.sender_id,
+            "receiver": message.receiver_id,
+            "content": message.content,
+            "timestamp": DATETIME.to_representation(message.timestamp),
+            "edited": message.edited,
+            "edited_at": DATETIME.to_representation(message.edited_at),
+            "read": message.read,
+            "parent_message": message.parent_message_id,
+            "attachment": self.get_attachment(message),
+        }
+
 
 class ThreadMessageSerializer(MessageSerializer):
     depth = serializers.IntegerField(read_only=True)
@@ -80,6 +101,13 @@ class ThreadMessageSerializer(MessageSerializer):
     class Meta(MessageSerializer.Meta):
         fields = [*MessageSerializer.Meta.fields, "depth", "sender_username"]
         read_only_fields = fields
+
+    def to_representation(self, message) -> dict:
+        return {
+            **super().to_representation(message),
+            "depth": message.depth,
+            "sender_username": message.sender.username,
+        }
 
 
 class MessageCreateSerializer(serializers.Serializer):
