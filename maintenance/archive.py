@@ -5,7 +5,8 @@ notifications, history and replies along), batch by batch, each batch in one tra
 that checks it wrote to the archive exactly what it deleted. The cascade is walked with
 primary keys and the rows are copied and deleted with set-based SQL (on PostgreSQL the rows
 never leave the server), without signals: an archived row is not gone, so its files stay
-(the orphan sweep knows archived rows reference them) and nothing reacts as to a deletion.
+(the orphan sweep knows archived rows reference them) and nothing reacts as to a deletion;
+`maintenance.signals.pre_archive` tells whoever must know (the inbox cache).
 """
 
 import logging
@@ -23,6 +24,7 @@ from django.db.models.deletion import get_candidate_relations_to_delete
 from django.utils import timezone
 
 from maintenance.models import ArchivedRecord, MaintenanceRun
+from maintenance.signals import pre_archive
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +112,8 @@ def _archive_batch(model, pks: list, using: str, run) -> Counter:
     written, deleted = Counter(), Counter()
     for row_model, row_pks in rows.items():
         written[row_model._meta.label] += _copy_to_archive(row_model, row_pks, using, run)
+    for row_model, row_pks in rows.items():
+        pre_archive.send(sender=row_model, pks=row_pks, using=using)
     # Dependents first; foreign keys are checked at commit anyway (deferred constraints).
     for row_model, row_pks in reversed(rows.items()):
         queryset = row_model._base_manager.using(using).filter(pk__in=row_pks)

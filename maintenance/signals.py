@@ -1,8 +1,14 @@
-"""File receivers for every model with a FileField: old files go after the commit."""
+"""The archive's signal, and file receivers for every model with a FileField."""
 
 from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import Signal
 
 from maintenance import files
+
+# Sent in an archive batch's transaction before its rows of `sender` leave the table, with
+# `pks` and `using`: the archive deletes without the model signals (see archive.py), so
+# what must react to rows going away, such as a cache of them, listens here.
+pre_archive = Signal()
 
 
 def file_pre_save(sender, instance, raw=False, **kwargs):

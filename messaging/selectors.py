@@ -26,6 +26,16 @@ def inbox_for(user, *, box: str = "inbox", unread: bool = False) -> QuerySet[Mes
     return messages.only(*fields).order_by("-timestamp", "-id")
 
 
+def participants(message_ids, *, using: str = "default") -> set[int]:
+    """The ids of the senders and receivers of these messages."""
+    pairs = (
+        Message._base_manager.using(using)
+        .filter(pk__in=message_ids)
+        .values_list("sender_id", "receiver_id")
+    )
+    return {user_id for pair in pairs for user_id in pair}
+
+
 def unread_count(user) -> int:
     return Message.unread_messages.count_for_user(user)
 

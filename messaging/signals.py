@@ -4,7 +4,8 @@ from django.contrib.auth import get_user_model
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from messaging import inbox_cache, services, tasks
+from maintenance.signals import pre_archive
+from messaging import inbox_cache, selectors, services, tasks
 from messaging.models import Message
 
 
@@ -18,18 +19,23 @@ def message_pre_save(sender, instance, raw=False, **kwargs):
 
 @receiver(post_save, sender=Message, dispatch_uid="messaging.message_post_save")
 def message_post_save(sender, instance, created, raw=False, **kwargs):
-    if raw:
+    inbox_cache.invalidate_on_commit(instance.sender_id, instance.receiver_id)
+    if raw:  # loaded as it was (fixtures, a restore from the archive): nothing new happened
         return
     if created:
         tasks.create_notification.delay_on_commit(instance.pk)
     elif edit := instance.__dict__.pop("_staged_edit", None):
         tasks.record_edit.delay_on_commit(instance.pk, **edit)
-    inbox_cache.invalidate_on_commit(instance.sender_id, instance.receiver_id)
 
 
 @receiver(post_delete, sender=Message, dispatch_uid="messaging.message_post_delete")
 def message_post_delete(sender, instance, **kwargs):
     inbox_cache.invalidate_on_commit(instance.sender_id, instance.receiver_id)
+
+
+@receiver(pre_archive, sender=Message, dispatch_uid="messaging.message_pre_archive")
+def message_pre_archive(sender, pks, using, **kwargs):
+    inbox_cache.invalidate_on_commit(*selectors.participants(pks, using=using))
 
 
 @receiver(post_delete, sender=get_user_model(), dispatch_uid="messaging.user_post_delete")

@@ -14,6 +14,7 @@ from maintenance.models import ArchivedRecord
 from maintenance.utils import archive_old_records, restore_archived_records
 from messaging import services
 from messaging.models import Message, MessageHistory, Notification
+from tests.conftest import client_for
 from tests.factories import MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -100,6 +101,25 @@ def test_restore_puts_rows_back_with_their_primary_keys(user, other_user):
     assert after == before
     assert Message.objects.get(pk=root.pk).content == root.content
     assert not ArchivedRecord.objects.exists()
+
+
+def test_archive_and_restore_refresh_the_cached_inboxes(
+    user, other_user, django_capture_on_commit_callbacks
+):
+    root = old_thread(user, other_user, replies=0)
+    third = UserFactory()
+    untouched = MessageFactory(sender=third, receiver=other_user, timestamp=OLD + timedelta(1))
+
+    def inbox_ids(reader):
+        return [m["id"] for m in client_for(reader).get("/api/v1/messages/").json()["results"]]
+
+    assert inbox_ids(other_user) == [untouched.pk, root.pk]  # now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        archive_old_records(Message, "timestamp", 365, filters={"sender": user})
+    assert inbox_ids(other_user) == [untouched.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        restore_archived_records(model=Message)
+    assert inbox_ids(other_user) == [untouched.pk, root.pk]
 
 
 def test_archived_attachments_are_kept_and_still_referenced(user, other_user):
