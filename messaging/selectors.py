@@ -32,6 +32,7 @@ def participants(message_ids, *, using: str = "default") -> set[int]:
         Message._base_manager.using(using)
         .filter(pk__in=message_ids)
         .values_list("sender_id", "receiver_id")
+        .distinct()
     )
     return {user_id for pair in pairs for user_id in pair}
 
