@@ -31,10 +31,10 @@ def participants(message_ids: list[int], *, using: str = "default") -> set[int]:
     """The ids of the senders and receivers of these messages (an archive batch: 1,000)."""
     if connections[using].vendor == "postgresql":
         # One array parameter: binding a 1,000-item IN list took 15 ms, this 3 ms.
+        table = connections[using].ops.quote_name(Message._meta.db_table)
         with connections[using].cursor() as cursor:
             cursor.execute(
-                f"SELECT DISTINCT sender_id, receiver_id FROM {Message._meta.db_table} "
-                "WHERE id = ANY(%s)",
+                f"SELECT DISTINCT sender_id, receiver_id FROM {table} WHERE id = ANY(%s)",
                 [list(message_ids)],
             )
             pairs = cursor.fetchall()
