@@ -16,6 +16,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from tests.servers import worker_command
+
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -73,22 +75,7 @@ def _answers(port: int) -> bool:
 
 def celery_worker(name: str = "worker", **extra_env) -> subprocess.Popen:
     log = LOGS / f"{name}.log"
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "celery_app",
-        "worker",
-        "-Q",
-        "default,maintenance",
-        "--concurrency",
-        str(os.cpu_count() or 2),
-        "--loglevel",
-        "INFO",
-        "--without-mingle",
-        "--without-gossip",
-    ]
+    command = worker_command(concurrency=os.cpu_count() or 2)
     return start(
         name, command, lambda: log.exists() and b" ready." in log.read_bytes(), **extra_env
     )

@@ -152,6 +152,22 @@ class RedisServer:
             return False
 
 
+def worker_command(*, concurrency: int, name: str | None = None) -> list[str]:
+    """The worker of the Procfile on every queue (also used by the benchmarks)."""
+    command = [sys.executable, "-m", "celery", "-A", "celery_app", "worker"]
+    command += ["-Q", "default,maintenance", "--concurrency", str(concurrency)]
+    command += ["--loglevel", "INFO", "--without-mingle", "--without-gossip"]
+    return command + (["-n", name] if name else [])
+
+
+def wait_for_run(task: str, *, timeout: float = 60):
+    """The first MaintenanceRun of `task` that succeeded, once there is one."""
+    from maintenance.models import MaintenanceRun
+
+    runs = MaintenanceRun.objects.filter(task=task, status="succeeded")
+    return wait_for(lambda: runs.first(), timeout=timeout)
+
+
 class Worker:
     """A Celery worker (and its children) in a process group of its own, supervised as in
     production (scripts/supervise starts it again if it crashes)."""
@@ -165,24 +181,7 @@ class Worker:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "celery_app",
-                    "worker",
-                    "-Q",
-                    "default,maintenance",
-                    "--concurrency",
-                    "2",
-                    "--loglevel",
-                    "INFO",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "-n",
-                    f"tests-{free_port()}@%h",
-                ],
+                worker_command(concurrency=2, name=f"tests-{free_port()}@%h"),
                 cwd=ROOT,
                 env=subprocess_env(**self.env),
                 stdout=out,

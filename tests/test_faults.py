@@ -28,7 +28,7 @@ from messaging import services
 from messaging.models import Message, Notification
 from tests.conftest import ROOT, start_server, stop, subprocess_env, wait_for
 from tests.factories import MessageFactory, UserFactory
-from tests.servers import PostgresServer, RedisServer, Worker
+from tests.servers import PostgresServer, RedisServer, Worker, wait_for_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -106,12 +106,7 @@ def test_redis_down_while_users_write_loses_nothing(private_redis, tmp_path, cap
         wait_for(lambda: broker.llen("default") == 0 and broker.hlen("unacked") == 0, timeout=60)
         missing = Message.objects.count() - Notification.objects.count()
         send_task(private_redis, "messaging.tasks.reconcile_notifications")
-        wait_for(
-            lambda: MaintenanceRun.objects.filter(
-                task="reconcile_notifications", status="succeeded"
-            ).exists(),
-            timeout=60,
-        )
+        wait_for_run("reconcile_notifications")
     finally:
         done.set()
         stop(server)
@@ -217,12 +212,7 @@ def test_worker_killed_mid_archive_finishes_without_half_batches(private_redis, 
         live_at_kill = Message.objects.count()
         second = Worker(tmp_path / "worker.log", **env).start()
         try:
-            wait_for(
-                lambda: MaintenanceRun.objects.filter(
-                    task="archive_old_records", status="succeeded"
-                ).exists(),
-                timeout=120,
-            )
+            wait_for_run("archive_old_records", timeout=120)
         finally:
             second.stop()
     finally:

@@ -13,8 +13,8 @@ from maintenance.models import ArchivedRecord, MaintenanceRun
 from maintenance.runs import RunSkipped, recorded_run
 from maintenance.schedules import setup_schedules
 from messaging.models import Message, Notification
-from tests.conftest import wait_for
 from tests.factories import MessageFactory, UserFactory
+from tests.servers import wait_for_run
 
 pytestmark = pytest.mark.django_db
 
@@ -122,11 +122,7 @@ def test_run_now_reaches_the_worker_and_records_a_run(celery_worker, admin_user,
         [Message(sender=sender, receiver=receiver, content=str(i)) for i in range(2)]
     )
     client.post(f"/admin/maintenance/maintenancerun/jobs/{job.pk}/run/")
-    run = wait_for(
-        lambda: MaintenanceRun.objects.filter(
-            task="reconcile_notifications", status="succeeded"
-        ).first()
-    )
+    run = wait_for_run("reconcile_notifications", timeout=20)
     assert run.counts == {"notifications_created": 2, "purges_resumed": 0}
     assert Notification.objects.filter(user=receiver).count() == 2
 
