@@ -14,8 +14,13 @@ $(BIN)/.installed: requirements.txt
 start: $(BIN)/.installed
 	scripts/start.sh
 
+# The system packages the tests start or drive: Debian's Chromium for the browser tests (no
+# browser is downloaded), redis-server and PostgreSQL's binaries for the fault tests.
+SYSTEM_PACKAGES := /usr/bin/chromium=chromium redis-server=redis-server pg_ctlcluster=postgresql
+
 # Tests use Redis databases 14 (broker) and 15 (cache) so they never touch the platform's data.
 test: $(BIN)/.installed
+	scripts/system-packages $(SYSTEM_PACKAGES)
 	SECRET_KEY=tests-only REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/14} \
 	REDIS_CACHE_URL=$${TEST_REDIS_CACHE_URL:-redis://127.0.0.1:6379/15} \
 	$(BIN)/pytest $(PYTEST_ARGS)

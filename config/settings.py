@@ -264,6 +264,52 @@ MAINTENANCE_CLEANUP_ROOTS = [
 MAINTENANCE_ARCHIVE_HOUR = env_int("MAINTENANCE_ARCHIVE_HOUR", 3)
 MAINTENANCE_CLEANUP_HOUR = env_int("MAINTENANCE_CLEANUP_HOUR", 4)
 MAINTENANCE_RECONCILE_MINUTES = env_int("MAINTENANCE_RECONCILE_MINUTES", 5)
+# The job checks (failed, lost and missed runs) run this often; /healthz reports them
+# overdue after three periods without a check.
+MAINTENANCE_CHECK_MINUTES = env_int("MAINTENANCE_CHECK_MINUTES", 5)
+# A scheduled job is reported as not run when nothing started this long after it was due.
+MAINTENANCE_ALERT_GRACE_MINUTES = env_int("MAINTENANCE_ALERT_GRACE_MINUTES", 15)
+
+# --- Alerts and mail ------------------------------------------------------------------------
+# Alerts go by mail to ADMINS ("Name <address>" or plain addresses, comma-separated) and, when
+# ALERT_WEBHOOK_URL is set, as a JSON POST there (Slack-style: the message is in "text").
+# https://docs.djangoproject.com/en/5.2/topics/email/
+
+
+def _admins(value: str) -> list[tuple[str, str]]:
+    admins = []
+    for entry in env_list("ADMINS", value):
+        name, _, address = entry.rpartition("<")
+        address = address.rstrip(">").strip() if name else entry
+        admins.append((name.strip() or address, address))
+    return admins
+
+
+ADMINS = _admins("")
+ALERT_WEBHOOK_URL = env("ALERT_WEBHOOK_URL")
+ALERT_WEBHOOK_TIMEOUT = env_float("ALERT_WEBHOOK_TIMEOUT", 3.0)
+# An alert whose delivery keeps failing is retried by each check for this long.
+ALERT_RETRY_HOURS = env_int("ALERT_RETRY_HOURS", 24)
+
+EMAIL_HOST = env("EMAIL_HOST")
+# Without a mail server, mail (alerts included) is written to the log instead of lost in a
+# connection error.
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# A mail server that does not answer must not hold a worker (or a check) for long.
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10)
+SERVER_EMAIL = env("SERVER_EMAIL", "platform@localhost")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", SERVER_EMAIL)
+EMAIL_SUBJECT_PREFIX = env("EMAIL_SUBJECT_PREFIX", "[platform] ")
 
 # --- Messaging ------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_redis import get_redis_connection
 
+from maintenance import alerts
 from maintenance.models import MaintenanceRun
 
 logger = logging.getLogger("maintenance.runs")
@@ -41,6 +42,7 @@ def recorded_run(job: str, arguments: dict) -> Iterator[MaintenanceRun]:
         yield run
     except Exception:
         _finish(run, MaintenanceRun.Status.FAILED, error=traceback.format_exc())
+        _alert(run)
         raise
     else:
         _finish(run, MaintenanceRun.Status.SUCCEEDED)
@@ -48,10 +50,14 @@ def recorded_run(job: str, arguments: dict) -> Iterator[MaintenanceRun]:
         lock.release()
 
 
+def lock_name(job: str) -> str:
+    return f"maintenance:lock:{job}"
+
+
 class _Lock:
     def __init__(self, job: str):
         ttl = settings.MAINTENANCE_LOCK_TTL
-        self.lock = get_redis_connection("default").lock(f"maintenance:lock:{job}", timeout=ttl)
+        self.lock = get_redis_connection("default").lock(lock_name(job), timeout=ttl)
         self.held = False
         self.stop = threading.Event()
         self.heartbeat = threading.Thread(target=self._renew, args=(ttl / 3,), daemon=True)
@@ -95,6 +101,15 @@ def _close_dead_runs(job: str, *, current: MaintenanceRun) -> None:
         finished_at=timezone.now(),
         error="The worker running this job was lost; a later run took over.",
     )
+
+
+def _alert(run: MaintenanceRun) -> None:
+    """Tell ops now; the periodic checks retry whatever this could not record or send."""
+    try:
+        if alert := alerts.alert_failed_run(run):
+            alerts.deliver(alert)
+    except Exception:
+        logger.exception("could not alert on the failure of run %s", run.pk)
 
 
 def _finish(run: MaintenanceRun, status: str, *, error: str = "") -> None:

@@ -5,6 +5,8 @@ import json
 from django.conf import settings
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from maintenance import monitor
+
 
 def default_jobs() -> list[dict]:
     return [
@@ -33,9 +35,13 @@ def default_jobs() -> list[dict]:
         {
             "name": "reconcile notifications",
             "task": "messaging.tasks.reconcile_notifications",
-            "interval": IntervalSchedule.objects.get_or_create(
-                every=settings.MAINTENANCE_RECONCILE_MINUTES, period=IntervalSchedule.MINUTES
-            )[0],
+            "interval": _every_minutes(settings.MAINTENANCE_RECONCILE_MINUTES),
+            "kwargs": {},
+        },
+        {
+            "name": "check maintenance jobs",
+            "task": "maintenance.tasks.check_maintenance_jobs",
+            "interval": _every_minutes(settings.MAINTENANCE_CHECK_MINUTES),
             "kwargs": {},
         },
     ]
@@ -54,6 +60,7 @@ def setup_schedules() -> list[str]:
         _, was_created = PeriodicTask.objects.get_or_create(name=name, defaults=job)
         if was_created:
             created.append(name)
+    monitor.watch_all()
     return created
 
 
@@ -67,3 +74,7 @@ def _daily_at(hour: int, minute: int = 0) -> CrontabSchedule:
         month_of_year="*",
         timezone=settings.TIME_ZONE,
     )[0]
+
+
+def _every_minutes(minutes: int) -> IntervalSchedule:
+    return IntervalSchedule.objects.get_or_create(every=minutes, period=IntervalSchedule.MINUTES)[0]

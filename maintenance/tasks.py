@@ -5,7 +5,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import OperationalError
 
-from maintenance import archive, cleanup, files
+from maintenance import archive, cleanup, files, monitor
 from maintenance.runs import RunSkipped, recorded_run
 
 # Maintenance jobs may run long: their own limits, inside the broker's visibility timeout.
@@ -76,6 +76,17 @@ def sweep_orphaned_files(min_age_hours: float = 24) -> dict | None:
     try:
         with recorded_run("sweep_orphaned_files", {"min_age_hours": min_age_hours}) as run:
             run.counts = files.sweep_orphaned_files(min_age_hours=min_age_hours)
+            return run.counts
+    except RunSkipped:
+        return None
+
+
+@shared_task(**RETRY_ON_DB_ERRORS)
+def check_maintenance_jobs() -> dict | None:
+    """Alert on failed, lost and missed runs (maintenance.monitor); /healthz watches this."""
+    try:
+        with recorded_run(monitor.CHECK_JOB, {}) as run:
+            run.counts = monitor.run_checks()
             return run.counts
     except RunSkipped:
         return None

@@ -152,10 +152,12 @@ class RedisServer:
             return False
 
 
-def worker_command(*, concurrency: int, name: str | None = None) -> list[str]:
+def worker_command(
+    *, concurrency: int, name: str | None = None, queues: str = "default,maintenance"
+) -> list[str]:
     """The worker of the Procfile on every queue (also used by the benchmarks)."""
     command = [sys.executable, "-m", "celery", "-A", "celery_app", "worker"]
-    command += ["-Q", "default,maintenance", "--concurrency", str(concurrency)]
+    command += ["-Q", queues, "--concurrency", str(concurrency)]
     command += ["--loglevel", "INFO", "--without-mingle", "--without-gossip"]
     return command + (["-n", name] if name else [])
 
@@ -172,8 +174,9 @@ class Worker:
     """A Celery worker (and its children) in a process group of its own, supervised as in
     production (scripts/supervise starts it again if it crashes)."""
 
-    def __init__(self, log: Path, **env):
+    def __init__(self, log: Path, *, queues: str = "default,maintenance", **env):
         self.log = log
+        self.queues = queues
         self.env = env
         self.process: subprocess.Popen | None = None
 
@@ -181,7 +184,7 @@ class Worker:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                worker_command(concurrency=2, name=f"tests-{free_port()}@%h"),
+                worker_command(concurrency=2, name=f"tests-{free_port()}@%h", queues=self.queues),
                 cwd=ROOT,
                 env=subprocess_env(**self.env),
                 stdout=out,

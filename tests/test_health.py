@@ -4,18 +4,23 @@ import urllib.request
 
 import pytest
 
+from maintenance.schedules import setup_schedules
 from tests.conftest import free_port, start_server, stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+ALL_OK = {"database": "ok", "cache": "ok", "broker": "ok", "maintenance": "ok"}
+
 
 def test_healthz_is_200_when_everything_answers(client):
+    setup_schedules()
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "cache": "ok", "broker": "ok"}
+    assert response.json() == ALL_OK
 
 
 def test_healthz_is_503_and_names_the_broker_when_it_is_down(tmp_path):
+    setup_schedules()
     dead = f"redis://127.0.0.1:{free_port()}/0"
     server, base = start_server(tmp_path / "server.log", REDIS_URL=dead)
     try:
@@ -24,4 +29,4 @@ def test_healthz_is_503_and_names_the_broker_when_it_is_down(tmp_path):
     finally:
         stop(server)
     assert error.value.code == 503
-    assert json.loads(error.value.read()) == {"database": "ok", "cache": "ok", "broker": "down"}
+    assert json.loads(error.value.read()) == {**ALL_OK, "broker": "down"}

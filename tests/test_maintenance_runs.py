@@ -66,7 +66,7 @@ def test_archive_task_records_its_figures(user, other_user):
 
 def test_schedules_are_created_once_and_ops_changes_are_kept(settings):
     settings.MAINTENANCE_ARCHIVE_HOUR = 2
-    assert len(setup_schedules()) == 4
+    assert len(setup_schedules()) == 5
     archive = PeriodicTask.objects.get(task="maintenance.tasks.archive_old_records")
     assert (archive.crontab.hour, archive.crontab.minute) == ("2", "0")
     assert json.loads(archive.kwargs)["days_threshold"] == 365

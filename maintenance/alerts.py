@@ -1,0 +1,121 @@
+"""Alerts to ops: recorded once, then mailed to ADMINS and posted to ALERT_WEBHOOK_URL.
+
+An alert is a row first (its unique key makes a second check or a task run twice harmless),
+delivered second: each channel is claimed with a conditional update before it is used, so
+two deliveries at once never send twice, and handed back when it fails, so the next check
+retries it. Delivery never raises: an alert must not break the job that raised it.
+"""
+
+import json
+import logging
+import urllib.request
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import mail_admins
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from maintenance.models import Alert, MaintenanceRun
+
+logger = logging.getLogger("maintenance.alerts")
+
+
+def alert_failed_run(run: MaintenanceRun) -> Alert | None:
+    """Record the alert for a failed run (once per run); returns it if it is new."""
+    reason = run.error.strip().splitlines()[-1] if run.error.strip() else "no error recorded"
+    body = (
+        f"The maintenance job {run.task} failed.\n\n"
+        f"Run: #{run.pk}, started {run.started_at:%Y-%m-%d %H:%M:%S %Z}\n"
+        f"Arguments: {json.dumps(run.arguments, default=str)}\n"
+        f"Reason: {reason}\n\n{run.error.strip()}"
+    )
+    return _record(
+        key=f"run:{run.pk}",
+        kind=Alert.Kind.FAILED,
+        job=run.task,
+        subject=f"{run.task} failed: {reason}"[:200],
+        body=body,
+        run=run,
+    )
+
+
+def alert_missed(*, job: str, name: str, due, key: str, hint: str) -> Alert | None:
+    """Record the alert for a scheduled job that did not run when it was due."""
+    return _record(
+        key=key,
+        kind=Alert.Kind.MISSED,
+        job=job,
+        subject=f"{name} did not run (due {due:%Y-%m-%d %H:%M %Z})"[:200],
+        body=f"The scheduled job {name!r} ({job}) was due at {due:%Y-%m-%d %H:%M:%S %Z} "
+        f"and no run of it has started since.\n\n{hint}",
+    )
+
+
+def _record(**fields) -> Alert | None:
+    try:
+        with transaction.atomic():
+            alert, created = Alert.objects.get_or_create(key=fields.pop("key"), defaults=fields)
+    except IntegrityError:  # a concurrent check recorded it first
+        return None
+    if created:
+        logger.error("alert: %s", alert.subject)
+    return alert if created else None
+
+
+def deliver_pending() -> int:
+    """Send every alert not yet delivered on each channel; returns the sends that worked."""
+    since = timezone.now() - timedelta(hours=settings.ALERT_RETRY_HOURS)
+    pending = Q(mailed_at=None)
+    if settings.ALERT_WEBHOOK_URL:
+        pending |= Q(posted_at=None)
+    return sum(deliver(alert) for alert in Alert.objects.filter(pending, created_at__gte=since))
+
+
+def deliver(alert: Alert) -> int:
+    """Mail and post one alert, each channel at most once; failures are logged, not raised."""
+    sent = 0
+    channels = [("mailed_at", _mail)]
+    if settings.ALERT_WEBHOOK_URL:
+        channels.append(("posted_at", _post))
+    for field, send in channels:
+        claimed = Alert.objects.filter(pk=alert.pk, **{field: None}).update(
+            **{field: timezone.now()}, attempts=F("attempts") + 1
+        )
+        if not claimed:
+            continue
+        try:
+            send(alert)
+            sent += 1
+        except Exception as error:
+            logger.exception("could not deliver alert %s by %s", alert.pk, send.__name__)
+            Alert.objects.filter(pk=alert.pk).update(**{field: None}, last_error=repr(error))
+    return sent
+
+
+def _mail(alert: Alert) -> None:
+    if not settings.ADMINS:
+        logger.warning("alert %s not mailed: ADMINS is empty", alert.pk)
+        return
+    mail_admins(alert.subject, alert.body, fail_silently=False)
+
+
+def _post(alert: Alert) -> None:
+    payload = {
+        "text": f"{alert.subject}\n{alert.body}",
+        "subject": alert.subject,
+        "kind": alert.kind,
+        "job": alert.job,
+        "run_id": alert.run_id,
+        "key": alert.key,
+        "created_at": alert.created_at.isoformat(),
+    }
+    request = urllib.request.Request(
+        settings.ALERT_WEBHOOK_URL,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "User-Agent": "platform-alerts"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=settings.ALERT_WEBHOOK_TIMEOUT) as response:
+        response.read()
