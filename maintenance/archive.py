@@ -223,9 +223,13 @@ def restore_archived_records(
 ) -> Counter:
     """Put archived rows back with their primary keys and remove them from the archive.
 
-    `run` restores everything that run archived (each row with what was archived along with
-    it); `model` narrows to that model's rows, `object_pks` to those rows of it. Parents go
-    back before their dependents. Returns rows restored per model label.
+    `run` selects what that run archived, `model` narrows to that model's rows, `object_pks`
+    to those rows of it. Each selected row comes back with what was archived along with it,
+    as the archive took it: the archived rows that would cascade-delete with it (a message's
+    notifications, history and replies, and theirs), wherever they were selected from.
+    Parents go back before their dependents. Returns rows restored per model label.
+
+        restore_archived_records(model=Message, object_pks=[42])  # 42 and its whole cascade
     """
     if object_pks is not None and model is None:
         raise ValueError("object_pks needs the model they belong to")
@@ -236,6 +240,7 @@ def restore_archived_records(
         records = records.filter(content_type=ContentType.objects.get_for_model(model))
     if object_pks is not None:
         records = records.filter(object_pk__in=[str(pk) for pk in object_pks])
+    records = ArchivedRecord.objects.filter(pk__in=_with_archived_cascade(records, batch_size))
     types = ContentType.objects.filter(pk__in=records.values("content_type"))
     ordered = serializers.sort_dependencies(
         [(ct.app_label, [ct.model_class()]) for ct in types], allow_cycles=True
@@ -252,3 +257,32 @@ def restore_archived_records(
                 ArchivedRecord.objects.filter(pk__in=[r.pk for r in batch]).delete()
             restored[restored_model._meta.label] += len(batch)
     return restored
+
+
+def _with_archived_cascade(records: models.QuerySet, batch_size: int) -> set[int]:
+    """Ids of these archive records and of the archived rows that depend on them, walked as
+    `cascade` walks live rows, through the foreign key values kept in each record's data."""
+    found: set[int] = set()
+    frontier: list[tuple[type, list]] = []
+
+    def visit(model: type, rows) -> None:
+        new = [object_pk for pk, object_pk in rows if pk not in found]
+        found.update(pk for pk, _ in rows)
+        for start in range(0, len(new), batch_size):
+            frontier.append((model, new[start : start + batch_size]))
+
+    for content_type in ContentType.objects.filter(pk__in=records.values("content_type")):
+        rows = records.filter(content_type=content_type).values_list("pk", "object_pk")
+        visit(content_type.model_class(), list(rows))
+    while frontier:
+        model, object_pks = frontier.pop()
+        keys = [model._meta.pk.to_python(pk) for pk in object_pks]
+        for relation in get_candidate_relations_to_delete(model._meta):
+            if relation.on_delete is not models.CASCADE:
+                continue
+            dependents = ArchivedRecord.objects.filter(
+                content_type=ContentType.objects.get_for_model(relation.related_model),
+                **{f"data__fields__{relation.field.column}__in": keys},
+            )
+            visit(relation.related_model, list(dependents.values_list("pk", "object_pk")))
+    return found

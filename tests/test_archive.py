@@ -192,3 +192,35 @@ def test_a_relation_that_would_be_changed_rather_than_deleted_is_refused(user, o
     with pytest.raises(ArchiveError, match="on_delete=SET_NULL"):
         archive_old_records(get_user_model(), "date_joined", 365, filters={"pk": user.pk})
     assert get_user_model().objects.filter(pk=user.pk).exists()
+
+
+def test_restoring_a_message_brings_back_what_was_archived_with_it(user, other_user):
+    root = old_thread(user, other_user, replies=2)
+    other = old_thread(other_user, user, replies=0)
+    thread = set(Message.objects.exclude(pk=other.pk).values_list("pk", flat=True))
+    archive_old_records(Message, "timestamp", 365)
+    assert not Message.objects.exists()
+
+    restored = restore_archived_records(model=Message, object_pks=[root.pk])
+
+    assert restored == {
+        "messaging.Message": 3,
+        "messaging.Notification": 3,
+        "messaging.MessageHistory": 1,
+    }
+    assert set(Message.objects.values_list("pk", flat=True)) == thread
+    assert set(Notification.objects.values_list("message_id", flat=True)) == thread
+    assert MessageHistory.objects.get().message_id == root.pk
+    left = ArchivedRecord.objects.values_list("content_type__model", "data__fields__message_id")
+    assert sorted(left, key=str) == sorted(
+        [("message", None), ("notification", other.pk), ("messagehistory", other.pk)], key=str
+    )
+
+
+def test_restoring_a_model_brings_back_every_dependent(user, other_user):
+    old_thread(user, other_user, replies=1)
+    archive_old_records(Message, "timestamp", 365)
+    restored = restore_archived_records(model=Message)
+    assert restored["messaging.Notification"] == 2
+    assert restored["messaging.MessageHistory"] == 1
+    assert not ArchivedRecord.objects.exists()
