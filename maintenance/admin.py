@@ -5,8 +5,8 @@ from django.urls import path, reverse
 from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import OperationalError
 
-from maintenance import jobs
-from maintenance.models import ArchivedRecord, MaintenanceRun
+from maintenance import charts, jobs
+from maintenance.models import Alert, ArchivedRecord, MaintenanceRun
 
 
 @admin.register(MaintenanceRun)
@@ -23,7 +23,7 @@ class MaintenanceRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="error")
     def short_error(self, run):
-        return run.error.strip().splitlines()[-1][:80] if run.error else ""
+        return run.error_reason[:80]
 
     def get_urls(self):
         return [
@@ -37,10 +37,14 @@ class MaintenanceRunAdmin(admin.ModelAdmin):
         ]
 
     def jobs_view(self, request):
+        scheduled = jobs.scheduled_jobs()
+        for job in scheduled:
+            job.chart = charts.run_history_svg(job.runs)
         context = {
             **self.admin_site.each_context(request),
             "title": "Scheduled maintenance jobs",
-            "jobs": jobs.scheduled_jobs(),
+            "jobs": scheduled,
+            "queues": jobs.queue_status(),
             "opts": self.model._meta,
             "can_run": request.user.has_perm("django_celery_beat.change_periodictask"),
         }
@@ -69,6 +73,18 @@ class ArchivedRecordAdmin(admin.ModelAdmin):
     search_fields = ["object_pk"]
     readonly_fields = ["content_type", "object_pk", "data", "archived_at", "run"]
     list_select_related = ["content_type"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["subject", "kind", "job", "created_at", "mailed_at", "posted_at", "attempts"]
+    list_filter = ["kind", "job", "created_at"]
+    search_fields = ["subject", "body", "job"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Alert._meta.fields]
 
     def has_add_permission(self, request):
         return False

@@ -24,7 +24,7 @@ logger = logging.getLogger("maintenance.alerts")
 
 def alert_failed_run(run: MaintenanceRun) -> Alert | None:
     """Record the alert for a failed run (once per run); returns it if it is new."""
-    reason = run.error.strip().splitlines()[-1] if run.error.strip() else "no error recorded"
+    reason = run.error_reason or "no error recorded"
     body = (
         f"The maintenance job {run.task} failed.\n\n"
         f"Run: #{run.pk}, started {run.started_at:%Y-%m-%d %H:%M:%S %Z}\n"

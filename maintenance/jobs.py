@@ -1,21 +1,51 @@
-"""The ops view of the scheduled jobs: schedule, next run, last run, and running one now."""
+"""The ops view of the scheduled jobs: schedule, next run, recent runs, the queues, and
+running a job now."""
 
 import json
-from dataclasses import dataclass
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from datetime import datetime
 
+import redis
+from celery.schedules import crontab
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from celery_app import app
 from maintenance.models import MaintenanceRun
 
+logger = logging.getLogger(__name__)
+
+HISTORY = 30  # runs per job on the chart
+QUEUES = ("default", "maintenance")
+# kombu's Redis transport keeps a queue's messages of each priority step in a list of its own.
+PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+# The queue figures are read at most this often, and never wait longer than this.
+STATUS_CACHE_SECONDS = 15
+STATUS_TIMEOUT = 1.0
+# Longest walk through the due times of a schedule that stopped running long ago.
+MAX_PERIODS = 10_000
+
 
 @dataclass
 class Job:
     task: PeriodicTask
     next_run: datetime | None
-    last_run: MaintenanceRun | None
+    runs: list[MaintenanceRun] = field(default_factory=list)  # oldest first
+
+    @property
+    def last_run(self) -> MaintenanceRun | None:
+        return self.runs[-1] if self.runs else None
+
+
+@dataclass
+class QueueStatus:
+    depths: dict[str, int | None]  # None: the broker did not answer
+    workers: int | None  # None: could not ask
 
 
 def job_name(task_path: str) -> str:
@@ -29,11 +59,34 @@ def scheduled_jobs() -> list[Job]:
         .exclude(task__startswith="celery.")
         .order_by("name")
     )
-    names = {job_name(t.task) for t in tasks}
-    last: dict[str, MaintenanceRun] = {}
-    for run in MaintenanceRun.objects.filter(task__in=names).order_by("task", "-started_at"):
-        last.setdefault(run.task, run)
-    return [Job(t, _next_run(t), last.get(job_name(t.task))) for t in tasks]
+    now = timezone.now()
+    jobs = []
+    for task in tasks:
+        runs = MaintenanceRun.objects.filter(task=job_name(task.task)).order_by("-started_at")
+        jobs.append(Job(task, _next_run(task, now), list(runs[:HISTORY])[::-1]))
+    return jobs
+
+
+def next_due(task: PeriodicTask, after: datetime) -> datetime:
+    """The first time strictly after `after` at which beat should send the task."""
+    schedule = task.schedule
+    if isinstance(schedule, crontab):
+        start, delta, _ = schedule.remaining_delta(after)
+        return start + delta
+    return after + schedule.run_every
+
+
+def last_due(task: PeriodicTask, *, after: datetime, until: datetime) -> datetime | None:
+    """The latest due time in (after, until], or None when there is none."""
+    if task.clocked_id or task.solar_id:  # one-off and sunrise jobs: not watched
+        return None
+    found = None
+    due = next_due(task, after)
+    for _ in range(MAX_PERIODS):
+        if due > until:
+            break
+        found, due = due, next_due(task, due)
+    return found
 
 
 def run_now(task: PeriodicTask) -> str:
@@ -44,10 +97,53 @@ def run_now(task: PeriodicTask) -> str:
     return result.id
 
 
-def _next_run(task: PeriodicTask) -> datetime | None:
-    if not task.enabled:
-        return None
-    schedule = task.schedule
-    now = timezone.now()
+def queue_status() -> QueueStatus:
+    """Messages waiting in each queue and live workers, cached briefly; never hangs."""
+    status = cache.get("maintenance:queue-status")
+    if status is None:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            depths = pool.submit(_queue_depths)
+            workers = pool.submit(_live_workers)
+            status = QueueStatus(
+                depths=_bounded(depths, dict.fromkeys(QUEUES)), workers=_bounded(workers, None)
+            )
+        cache.set("maintenance:queue-status", status, STATUS_CACHE_SECONDS)
+    return status
+
+
+def _bounded(future, default):
+    try:
+        return future.result(timeout=STATUS_TIMEOUT)
+    except (FutureTimeout, Exception) as error:
+        logger.warning("queue status unavailable: %r", error)
+        return default
+
+
+def _queue_depths() -> dict[str, int]:
+    client = redis.Redis.from_url(
+        settings.CELERY_BROKER_URL, socket_timeout=0.5, socket_connect_timeout=0.5
+    )
+    try:
+        pipe = client.pipeline(transaction=False)
+        for queue in QUEUES:
+            for suffix in PRIORITY_SUFFIXES:
+                pipe.llen(queue + suffix)
+        lengths = pipe.execute()
+    finally:
+        client.close()
+    step = len(PRIORITY_SUFFIXES)
+    return {q: sum(lengths[i * step : (i + 1) * step]) for i, q in enumerate(QUEUES)}
+
+
+def _live_workers() -> int:
+    return len(app.control.ping(timeout=STATUS_TIMEOUT / 2) or [])
+
+
+def _next_run(task: PeriodicTask, now: datetime) -> datetime | None:
+    """When beat will send it next: the schedule's own time, not an estimate from now."""
+    if not task.enabled or task.clocked_id or task.solar_id:
+        return task.clocked.clocked_time if task.enabled and task.clocked_id else None
+    if task.crontab_id:
+        return next_due(task, now)
     last = task.last_run_at or now
-    return now + schedule.remaining_estimate(last)
+    return max(now, next_due(task, last))

@@ -32,6 +32,12 @@ class MaintenanceRun(models.Model):
     def duration(self):
         return self.finished_at - self.started_at if self.finished_at else None
 
+    @property
+    def error_reason(self) -> str:
+        """The line of the error that says what went wrong (a traceback's last line)."""
+        lines = self.error.strip().splitlines()
+        return lines[-1].strip() if lines else ""
+
 
 class ArchivedRecord(models.Model):
     """A row moved out of its table by archive_old_records, restorable with its primary key."""

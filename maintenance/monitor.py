@@ -10,7 +10,6 @@ import logging
 from datetime import datetime, timedelta
 
 import redis
-from celery.schedules import crontab
 from django.conf import settings
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -18,7 +17,7 @@ from django_redis import get_redis_connection
 
 from celery_app import app
 from maintenance import alerts
-from maintenance.jobs import job_name
+from maintenance.jobs import job_name, last_due
 from maintenance.models import MaintenanceRun, ScheduleWatch
 from maintenance.runs import lock_name
 
@@ -29,8 +28,6 @@ CHECK_JOB = "check_maintenance_jobs"
 FAILED_LOOKBACK = timedelta(days=2)
 # A run is declared lost this long after its task's hard time limit.
 LOST_MARGIN = timedelta(minutes=1)
-# Longest walk through the due times of a schedule that stopped running long ago.
-MAX_PERIODS = 10_000
 
 
 def run_checks(now: datetime | None = None) -> dict:
@@ -119,28 +116,6 @@ def watch_all(now: datetime | None = None) -> None:
     """Start watching every enabled schedule (at setup, so a job that never runs is noticed)."""
     for task in _scheduled_tasks().filter(enabled=True):
         watch(task, now or timezone.now())
-
-
-def next_due(task: PeriodicTask, after: datetime) -> datetime:
-    """The first time strictly after `after` at which beat should send the task."""
-    schedule = task.schedule
-    if isinstance(schedule, crontab):
-        start, delta, _ = schedule.remaining_delta(after)
-        return start + delta
-    return after + schedule.run_every
-
-
-def last_due(task: PeriodicTask, *, after: datetime, until: datetime) -> datetime | None:
-    """The latest due time in (after, until], or None when there is none."""
-    if task.clocked_id or task.solar_id:  # one-off and sunrise jobs: not watched
-        return None
-    found = None
-    due = next_due(task, after)
-    for _ in range(MAX_PERIODS):
-        if due > until:
-            break
-        found, due = due, next_due(task, due)
-    return found
 
 
 def checks_status(now: datetime | None = None) -> str:

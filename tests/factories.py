@@ -1,6 +1,10 @@
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from maintenance.models import MaintenanceRun
 from messaging.models import Message
 
 PASSWORD = "correct horse battery staple"
@@ -23,3 +27,22 @@ class MessageFactory(factory.django.DjangoModelFactory):
     sender = factory.SubFactory(UserFactory)
     receiver = factory.SubFactory(UserFactory)
     content = factory.Sequence(lambda n: f"message {n}")
+
+
+def maintenance_runs(job: str, statuses: list[str]) -> list[MaintenanceRun]:
+    """One run of `job` a day up to today, with these statuses (succeeded ones count rows)."""
+    start = timezone.now() - timedelta(days=len(statuses))
+    runs = []
+    for n, status in enumerate(statuses):
+        started = start + timedelta(days=n)
+        runs.append(
+            MaintenanceRun.objects.create(
+                task=job,
+                status=status,
+                started_at=started,
+                finished_at=started + timedelta(seconds=n + 1),
+                counts={"total": 10 * n} if status == "succeeded" else {},
+                error="Traceback ...\nValueError: the disk is full" if status == "failed" else "",
+            )
+        )
+    return runs

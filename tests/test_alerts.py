@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from maintenance import monitor, tasks
+from maintenance import jobs, monitor, tasks
 from maintenance.models import Alert, MaintenanceRun, ScheduleWatch
 from maintenance.runs import recorded_run
 from maintenance.schedules import setup_schedules
@@ -204,7 +204,7 @@ def test_interval_schedules_are_due_every_period():
     job = PeriodicTask.objects.create(
         name="reconcile", task="messaging.tasks.reconcile_notifications", interval=every
     )
-    due = monitor.last_due(job, after=T0, until=T0 + timedelta(minutes=17))
+    due = jobs.last_due(job, after=T0, until=T0 + timedelta(minutes=17))
     assert due == T0 + timedelta(minutes=15)
 
 

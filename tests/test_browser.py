@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from maintenance.schedules import setup_schedules
 from messaging import services
 from messaging.models import Message
 from tests.conftest import wait_for
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD, UserFactory, maintenance_runs
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.e2e]
 
@@ -186,3 +187,26 @@ def test_deleted_account_cannot_log_in_and_its_messages_go(celery_worker, live_s
 
     wait_for(gone_from_the_other_inbox, timeout=20, interval=0.5)
     assert not Message.objects.filter(sender=leaving).exists()
+
+
+def test_ops_see_each_jobs_recent_runs_and_the_queues(celery_worker, live_server, new_page):
+    UserFactory(username="ops", is_staff=True, is_superuser=True)
+    setup_schedules()
+    history = ["succeeded"] * 12 + ["failed"] + ["succeeded"] * 8 + ["skipped"] + ["succeeded"] * 8
+    maintenance_runs("archive_old_records", history)
+    maintenance_runs("cleanup_temporary_files", ["succeeded"] * 20)
+    page = new_page()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/maintenance/maintenancerun/jobs/")
+    page.get_by_label("Username").fill("ops")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.get_by_role("heading", name="Scheduled maintenance jobs")).to_be_visible()
+    archive = page.get_by_role("row").filter(has_text="archive old messages")
+    chart = archive.get_by_role("img")
+    expect(chart).to_have_attribute("aria-label", re.compile("^30 runs: 1 failed, 1 skipped"))
+    expect(chart.locator("rect")).to_have_count(30)
+    expect(page.locator("#queue-status")).to_contain_text("maintenance")
+    expect(page.locator("#queue-status")).to_contain_text(re.compile(r"[1-9]\d* live"))
+    screenshot(page, "jobs")
