@@ -180,3 +180,28 @@ def test_passwords_are_stored_with_argon2_and_older_hashes_upgraded_at_login(set
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.password.startswith("argon2$")
+
+
+CSP_PAGES = ["/", "/compose/", "/notifications/", "/accounts/login/", "/admin/", "/api/docs/"]
+
+
+@pytest.mark.parametrize("path", CSP_PAGES)
+def test_every_page_has_a_content_security_policy_without_inline_scripts(client, path):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.get(path)
+    assert response.status_code == 200
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in response["Content-Security-Policy"].split(";")
+    )
+    assert policy["script-src"] == "'self'"
+    assert policy["style-src"] == "'self'"
+    assert policy["object-src"] == "'none'"
+    assert "<script>" not in response.content.decode()
+
+
+def test_api_docs_load_swagger_ui_from_our_own_static_files(client):
+    client.force_login(UserFactory())
+    html = client.get("/api/docs/").content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert "cdn" not in html.lower()

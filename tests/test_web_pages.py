@@ -69,7 +69,7 @@ def test_thread_page_shows_replies_indented_and_history(web, user, other_user):
     )
     html = web.get(f"/messages/{reply.pk}/").content.decode()
     assert html.index("root") < html.index("reply, edited")
-    assert "--depth: 1" in html
+    assert 'class="post depth-1' in html  # indented by its class (no inline style: CSP)
     assert "<summary>edited</summary>" in html
     assert '<span class="old">reply</span>' in html
     assert Message.objects.get(pk=root.pk).read  # opening the thread read it
