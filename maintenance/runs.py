@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_redis import get_redis_connection
 
+from config.logs import current_run_id
 from maintenance import alerts
 from maintenance.models import MaintenanceRun
 
@@ -38,6 +39,7 @@ def recorded_run(job: str, arguments: dict) -> Iterator[MaintenanceRun]:
         raise RunSkipped(f"{job} is already running")
     if lock.held:
         _close_dead_runs(job, current=run)
+    logged_run = current_run_id.set(run.pk)
     try:
         yield run
     except Exception:
@@ -47,6 +49,7 @@ def recorded_run(job: str, arguments: dict) -> Iterator[MaintenanceRun]:
     else:
         _finish(run, MaintenanceRun.Status.SUCCEEDED)
     finally:
+        current_run_id.reset(logged_run)
         lock.release()
 
 
@@ -124,4 +127,5 @@ def _finish(run: MaintenanceRun, status: str, *, error: str = "") -> None:
         seconds,
         run.counts,
         run.arguments,
+        extra={"run_id": run.pk, "duration": seconds},
     )

@@ -17,13 +17,34 @@ def settings_env_names() -> set[str]:
 
 
 def test_every_service_of_the_platform_is_defined():
-    assert {"postgres", "redis", *DJANGO_SERVICES} <= set(SERVICES)
+    assert {"postgres", "redis-broker", "redis-cache", *DJANGO_SERVICES} <= set(SERVICES)
 
 
 def test_every_variable_the_django_services_set_is_read_by_the_settings():
     known = settings_env_names()
     for name in DJANGO_SERVICES:
-        assert set(SERVICES[name]["environment"]) <= known, name
+        # FLOWER_* are Flower's own options, read by Flower.
+        variables = {v for v in SERVICES[name]["environment"] if not v.startswith("FLOWER_")}
+        assert variables <= known, name
+
+
+def test_the_broker_and_the_cache_are_separate_servers_with_their_own_policies():
+    env = SERVICES["web"]["environment"]
+    assert env["REDIS_URL"].startswith("redis://redis-broker:")
+    assert env["REDIS_CACHE_URL"].startswith("redis://redis-cache:")
+    broker = " ".join(SERVICES["redis-broker"]["command"])
+    assert "--appendonly yes" in broker
+    assert "--maxmemory-policy noeviction" in broker
+    cache = " ".join(SERVICES["redis-cache"]["command"])
+    assert "--maxmemory-policy allkeys-lru" in cache
+    assert "--maxmemory " in cache
+
+
+def test_flower_refuses_to_start_without_a_password():
+    flower = SERVICES["flower"]
+    assert flower["command"][0] == "scripts/flower"
+    assert flower["environment"]["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")
+    assert flower["environment"]["DEBUG"] == "0"
 
 
 def test_services_run_the_documented_commands():
@@ -32,7 +53,7 @@ def test_services_run_the_documented_commands():
     assert "celery -A celery_app worker -Q default,maintenance" in worker
     beat = " ".join(SERVICES["beat"]["command"])
     assert "celery -A celery_app beat" in beat
-    assert "flower" in SERVICES["flower"]["command"]
+    assert "flower" in SERVICES["flower"]["command"][0]
 
 
 def test_workers_can_scale_and_wait_for_healthy_backends():
@@ -41,9 +62,9 @@ def test_workers_can_scale_and_wait_for_healthy_backends():
     assert "ports" not in worker
     for name in DJANGO_SERVICES:
         depends = SERVICES[name]["depends_on"]
-        assert depends["postgres"]["condition"] == "service_healthy"
-        assert depends["redis"]["condition"] == "service_healthy"
-    for name in ("postgres", "redis", "web"):
+        for backend in ("postgres", "redis-broker", "redis-cache"):
+            assert depends[backend]["condition"] == "service_healthy"
+    for name in ("postgres", "redis-broker", "redis-cache", "web"):
         assert SERVICES[name]["healthcheck"]["test"]
 
 
