@@ -67,7 +67,7 @@ def gunicorn(port: int, *extra_args: str, name: str = "web") -> subprocess.Popen
 
 def _answers(port: int) -> bool:
     try:
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz?only=database", timeout=1)
         return True
     except (urllib.error.URLError, OSError):
         return False

@@ -1,5 +1,6 @@
 """GET /healthz: is each backing service answering, and are the maintenance checks running?
-200 when all are, 503 otherwise, naming what is wrong."""
+200 when all are, 503 otherwise, naming what is wrong. `?only=database,cache` checks just
+those (a container's own liveness should not depend on beat)."""
 
 import logging
 
@@ -39,8 +40,14 @@ CHECKS = {"database": _database, "cache": _cache, "broker": _broker, "maintenanc
 
 @never_cache
 def healthz(request):
+    names = [n for n in request.GET.get("only", "").split(",") if n] or list(CHECKS)
+    if unknown := set(names) - set(CHECKS):
+        return JsonResponse(
+            {"error": f"unknown checks {sorted(unknown)}; known: {sorted(CHECKS)}"}, status=400
+        )
     status = {}
-    for name, check in CHECKS.items():
+    for name in names:
+        check = CHECKS[name]
         try:
             status[name] = check() or "ok"
         except Exception as exc:
