@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import OperationalError
 
@@ -11,19 +12,33 @@ from maintenance.models import Alert, ArchivedRecord, MaintenanceRun
 
 @admin.register(MaintenanceRun)
 class MaintenanceRunAdmin(admin.ModelAdmin):
-    list_display = ["task", "status", "started_at", "duration", "counts", "short_error"]
+    list_display = ["task", "outcome", "started_at", "duration", "figures", "reason"]
     list_filter = ["status", "task", "started_at"]
     search_fields = ["task", "error"]
     date_hierarchy = "started_at"
     readonly_fields = [f.name for f in MaintenanceRun._meta.fields]
     change_list_template = "admin/maintenance/maintenancerun/change_list.html"
 
+    class Media:
+        css = {"all": ["maintenance/admin.css"]}
+
     def has_add_permission(self, request):
         return False
 
+    @admin.display(description="status", ordering="status")
+    def outcome(self, run):
+        return format_html(
+            '<span class="outcome-{}">{}</span>', run.status, run.get_status_display()
+        )
+
+    @admin.display(description="counts")
+    def figures(self, run):
+        counts = run.counts if isinstance(run.counts, dict) else {}
+        return ", ".join(f"{key} {value}" for key, value in counts.items())
+
     @admin.display(description="error")
-    def short_error(self, run):
-        return run.error_reason[:80]
+    def reason(self, run):
+        return run.error_reason[:160]
 
     def get_urls(self):
         return [
