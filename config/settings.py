@@ -396,6 +396,12 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # Django's default configuration gives these loggers a console handler of their own, on
+    # top of the root's: every 4xx or 5xx line would be printed twice, in two formats.
+    "loggers": {
+        name: {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO"), "propagate": False}
+        for name in ("django", "django.server")
+    },
 }
 # Celery replaces the root logger's handlers with its own format unless told not to.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT == "plain"

@@ -53,8 +53,25 @@ def allowed_root(directory: str | os.PathLike) -> Path:
             "set MAINTENANCE_CLEANUP_ROOTS to allow it"
         )
     if not real.is_dir():
-        raise CleanupRefused(f"{directory} is not a directory")
+        raise CleanupRefused(
+            f"{directory} is not a directory: create it (mkdir -p {real}), or point the "
+            "schedule's `directory` at one of MAINTENANCE_CLEANUP_ROOTS that exists"
+        )
     return real
+
+
+def ensure_roots() -> list[Path]:
+    """Create MEDIA_ROOT and the cleanup roots inside it (the defaults) that are missing;
+    returns those created. A root elsewhere is the operator's to create: a typo there must
+    fail loudly, not be swept in silence."""
+    media = Path(settings.MEDIA_ROOT)
+    wanted = [media] + [
+        Path(root) for root in settings.MAINTENANCE_CLEANUP_ROOTS if media in Path(root).parents
+    ]
+    created = [path for path in wanted if not path.is_dir()]
+    for path in created:
+        path.mkdir(parents=True, exist_ok=True)
+    return created
 
 
 def cleanup_temporary_files(

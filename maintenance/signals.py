@@ -1,9 +1,15 @@
-"""The archive's signal, and file receivers for every model with a FileField."""
+"""The archive's signal, file receivers for every model with a FileField, and beat's
+start-up report of its schedules."""
+
+import logging
 
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import Signal
 
 from maintenance import files
+from maintenance.jobs import scheduled_jobs
+
+logger = logging.getLogger("maintenance.schedules")
 
 # Sent in an archive batch's transaction before its rows of `sender` leave the table, with
 # `pks` and `using`: the archive deletes without the model signals (see archive.py), so
@@ -37,3 +43,19 @@ def connect_file_receivers() -> None:
         pre_save.connect(file_pre_save, sender=model, dispatch_uid=f"files.pre_save.{uid}")
         post_save.connect(file_post_save, sender=model, dispatch_uid=f"files.post_save.{uid}")
         post_delete.connect(file_post_delete, sender=model, dispatch_uid=f"files.delete.{uid}")
+
+
+def log_schedules(sender=None, **kwargs) -> None:
+    """At beat's start, one line per schedule with its next run: the log answers "is the
+    nightly job scheduled?"."""
+    for job in scheduled_jobs():
+        if job.next_run is None:
+            logger.info("schedule %r (%s): disabled", job.task.name, job.task.task)
+            continue
+        logger.info(
+            "schedule %r (%s): %s, next run %s",
+            job.task.name,
+            job.task.task,
+            job.task.scheduler,
+            job.next_run.isoformat(),
+        )

@@ -4,8 +4,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export DEBUG="${DEBUG:-1}"
-export SECURE_COOKIES="${SECURE_COOKIES:-0}"
+# This machine's settings, written once. manage.py reads .env (so every command of the
+# README works), and this script hands it to web, worker, beat and Flower; the environment
+# still wins over it.
+if [ ! -f .env ]; then
+    cat > .env <<ENV
+# Written by \`make start\` for this machine only (git-ignored). Never used in production.
+DEBUG=1
+SECURE_COOKIES=0
+SECRET_KEY=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))')
+ENV
+    echo "Wrote .env (DEBUG=1 and a new SECRET_KEY for this machine)."
+fi
+while IFS='=' read -r key value; do  # as manage.py reads it: the environment wins
+    [[ -z "$key" || "$key" == \#* ]] && continue
+    [ -n "${!key+set}" ] || export "$key=$value"
+done < .env
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 
 if ! .venv/bin/python -c "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL'], socket_connect_timeout=1).ping()" 2>/dev/null; then
@@ -27,4 +41,5 @@ cat <<MSG
   Flower: http://127.0.0.1:${FLOWER_PORT:-5555}/
 
 MSG
-exec .venv/bin/honcho start
+# The environment is complete: honcho must not apply .env over it (it would win).
+exec .venv/bin/honcho start --env /dev/null

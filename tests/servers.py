@@ -62,6 +62,20 @@ def subprocess_env(**overrides) -> dict:
     return env
 
 
+def run_django_code(code: str, **env) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh Python process configured as the platform (django.setup() done
+    by the code itself), with the test environment and `env`; fails if it fails."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=subprocess_env(DJANGO_SETTINGS_MODULE="config.settings", **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()

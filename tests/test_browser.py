@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from maintenance.models import MaintenanceRun
 from maintenance.schedules import setup_schedules
 from messaging import services
 from messaging.models import Message
@@ -249,3 +250,25 @@ def test_pages_work_under_the_content_security_policy_and_injected_scripts_do_no
     )
     assert page.evaluate("window.injected") is None
     assert any("script-src" in text for _, text in violations)
+
+
+def test_the_runs_list_fits_a_1280_pixel_screen(live_server, new_page):
+    UserFactory(username="ops", is_staff=True, is_superuser=True)
+    maintenance_runs("archive_old_records", ["succeeded", "failed", "skipped"] * 5)
+    MaintenanceRun.objects.create(
+        task="cleanup_temporary_files",
+        status="failed",
+        counts={"files_deleted": 123456, "bytes_freed": 987654321, "dirs_removed": 42, "errors": 7},
+        error="Traceback\nCleanupRefused: /very/long/path/"
+        + "segment/" * 30
+        + " is not a directory",
+    )
+    page = new_page()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/maintenance/maintenancerun/")
+    page.get_by_label("Username").fill("ops")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#result_list .outcome-failed").first).to_be_visible()
+    expect(page.get_by_text("bytes_freed 987654321")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280

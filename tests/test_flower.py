@@ -48,7 +48,7 @@ def test_flower_with_basic_auth_turns_strangers_away(tmp_path):
     log = (tmp_path / "flower.log").open("wb")
     process = subprocess.Popen(
         [FLOWER, "--address=127.0.0.1", f"--port={port}"],
-        env=subprocess_env(DEBUG="0", FLOWER_BASIC_AUTH="ops:s3cret"),
+        env=subprocess_env(DEBUG="0", FLOWER_BASIC_AUTH="ops:s3cret", FLOWER_WAIT_FOR_WORKER="0"),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -12,7 +12,16 @@ import pytest
 from config.logs import JSONFormatter, current_run_id
 from maintenance import tasks
 from maintenance.models import MaintenanceRun
-from tests.servers import ROOT, Worker, stop, subprocess_env, wait_for, wait_for_run
+from maintenance.schedules import setup_schedules
+from tests.servers import (
+    ROOT,
+    Worker,
+    run_django_code,
+    stop,
+    subprocess_env,
+    wait_for,
+    wait_for_run,
+)
 
 PLAIN_LINE = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (INFO|WARNING|ERROR) "
 
@@ -44,15 +53,7 @@ def test_a_record_becomes_one_json_object_with_the_run_and_the_error():
 
 def test_a_django_process_logs_json_lines():
     code = "import django, logging; django.setup(); logging.getLogger('web').warning('hello')"
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=subprocess_env(LOG_FORMAT="json", DJANGO_SETTINGS_MODULE="config.settings"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = run_django_code(code, LOG_FORMAT="json")
     assert {"level": "WARNING", "logger": "web", "message": "hello"}.items() <= json_lines(
         result.stderr
     )[-1].items()
@@ -98,7 +99,8 @@ def test_the_worker_logs_json_with_task_run_and_duration(tmp_path):
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
-def test_beat_logs_json(tmp_path):
+def test_beat_logs_json_and_each_schedule_with_its_next_run(tmp_path):
+    setup_schedules()
     log = tmp_path / "beat.log"
     with log.open("wb") as out:
         beat = subprocess.Popen(
@@ -120,7 +122,15 @@ def test_beat_logs_json(tmp_path):
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+    def announced():
+        lines = json_lines(log.read_text())
+        return [e["message"] for e in lines if e["logger"] == "maintenance.schedules"]
+
     try:
-        wait_for(lambda: any("Starting" in e["message"] for e in json_lines(log.read_text())))
+        messages = wait_for(lambda: len(announced()) == 5 and announced())
     finally:
         stop(beat)
+    archive = next(m for m in messages if m.startswith("schedule 'archive old messages'"))
+    assert re.search(r"0 3 \* \* \* .*next run \d{4}-\d\d-\d\dT03:00:00", archive)
+    assert any("Starting" in e["message"] for e in json_lines(log.read_text()))
