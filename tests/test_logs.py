@@ -15,6 +15,7 @@ from maintenance.models import MaintenanceRun
 from maintenance.schedules import setup_schedules
 from tests.servers import (
     ROOT,
+    RedisServer,
     Worker,
     run_django_code,
     stop,
@@ -101,6 +102,10 @@ def test_the_worker_logs_json_with_task_run_and_duration(tmp_path):
 @pytest.mark.django_db(transaction=True)
 def test_beat_logs_json_and_each_schedule_with_its_next_run(tmp_path):
     setup_schedules()
+    # Beat sends the interval jobs at once: to a broker of its own, never to the one the
+    # session's worker consumes (they would run inside later tests).
+    broker = RedisServer(tmp_path)
+    broker.start()
     log = tmp_path / "beat.log"
     with log.open("wb") as out:
         beat = subprocess.Popen(
@@ -118,7 +123,7 @@ def test_beat_logs_json_and_each_schedule_with_its_next_run(tmp_path):
                 str(tmp_path / "schedule"),
             ],
             cwd=ROOT,
-            env=subprocess_env(LOG_FORMAT="json"),
+            env=subprocess_env(LOG_FORMAT="json", REDIS_URL=broker.url()),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -131,6 +136,7 @@ def test_beat_logs_json_and_each_schedule_with_its_next_run(tmp_path):
         messages = wait_for(lambda: len(announced()) == 5 and announced())
     finally:
         stop(beat)
+        broker.stop()
     archive = next(m for m in messages if m.startswith("schedule 'archive old messages'"))
     assert re.search(r"0 3 \* \* \* .*next run \d{4}-\d\d-\d\dT03:00:00", archive)
     assert any("Starting" in e["message"] for e in json_lines(log.read_text()))
