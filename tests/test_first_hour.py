@@ -72,6 +72,9 @@ def manage(*args: str, env_file=None, **env: str) -> subprocess.CompletedProcess
     )
 
 
+# The command records its run in the test database from another process: a transactional
+# test, so that the row is flushed and no later test sees it.
+@pytest.mark.django_db(transaction=True)
 def test_manage_py_reads_the_local_env_file_that_make_start_writes(tmp_path):
     (tmp_path / "media" / "tmp").mkdir(parents=True)
     env_file = tmp_path / ".env"
