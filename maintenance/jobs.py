@@ -101,12 +101,17 @@ def queue_status() -> QueueStatus:
     """Messages waiting in each queue and live workers, cached briefly; never hangs."""
     status = cache.get("maintenance:queue-status")
     if status is None:
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        pool = ThreadPoolExecutor(max_workers=2)
+        try:
             depths = pool.submit(_queue_depths)
             workers = pool.submit(_live_workers)
             status = QueueStatus(
                 depths=_bounded(depths, dict.fromkeys(QUEUES)), workers=_bounded(workers, None)
             )
+        finally:
+            # Not `with`: its exit would wait for a hung call, defeating the bound. A call
+            # still hanging ends on its own socket timeout.
+            pool.shutdown(wait=False)
         cache.set("maintenance:queue-status", status, STATUS_CACHE_SECONDS)
     return status
 

@@ -6,7 +6,6 @@ checks themselves are running (for /healthz).
 it missed, however often the checks run.
 """
 
-import logging
 from datetime import datetime, timedelta
 
 import redis
@@ -20,8 +19,6 @@ from maintenance import alerts
 from maintenance.jobs import job_name, last_due
 from maintenance.models import MaintenanceRun, ScheduleWatch
 from maintenance.runs import lock_name
-
-logger = logging.getLogger("maintenance.monitor")
 
 CHECK_JOB = "check_maintenance_jobs"
 # Failed runs older than this are history, not news (the first check after an upgrade).

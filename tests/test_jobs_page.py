@@ -1,6 +1,8 @@
 """The admin's scheduled jobs page: exact next runs, run history charts, queues and workers."""
 
+import os
 import re
+import signal
 from datetime import timedelta
 
 import pytest
@@ -79,6 +81,21 @@ def test_the_page_answers_when_the_broker_is_down(admin_client, settings, tmp_pa
     server = RedisServer(tmp_path)  # never started: nothing listens on its port
     settings.CELERY_BROKER_URL = server.url()
     response = admin_client.get(PAGE)
+    assert response.status_code == 200
+    assert "unknown (broker not answering)" in response.content.decode()
+
+
+def test_the_page_answers_when_the_broker_hangs(admin_client, settings, tmp_path):
+    setup_schedules()
+    server = RedisServer(tmp_path)
+    server.start()
+    os.kill(server.process.pid, signal.SIGSTOP)  # accepts connections, never answers
+    try:
+        settings.CELERY_BROKER_URL = server.url()
+        response = admin_client.get(PAGE)
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+        server.stop()
     assert response.status_code == 200
     assert "unknown (broker not answering)" in response.content.decode()
 
