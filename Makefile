@@ -5,10 +5,15 @@ BIN := $(VENV)/bin
 
 .PHONY: start test lint bench
 
+# The runtime for `make start`; the runtime and the tests' tools for everything else.
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 start: $(BIN)/.installed
@@ -19,17 +24,17 @@ start: $(BIN)/.installed
 SYSTEM_PACKAGES := /usr/bin/chromium=chromium redis-server=redis-server pg_ctlcluster=postgresql
 
 # Tests use Redis databases 14 (broker) and 15 (cache) so they never touch the platform's data.
-test: $(BIN)/.installed
+test: $(BIN)/.installed-dev
 	scripts/system-packages $(SYSTEM_PACKAGES)
 	SECRET_KEY=tests-only REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/14} \
 	REDIS_CACHE_URL=$${TEST_REDIS_CACHE_URL:-redis://127.0.0.1:6379/15} \
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 # The end-to-end benchmark (gunicorn, a Celery worker, wrk): figures into docs/benchmarks.md.
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench

@@ -4,13 +4,13 @@ import os
 
 from celery import Celery
 
-# Must precede Celery(): with Django configured, tasks get delay_on_commit (config.task_base).
+# Must precede Celery(): with Django configured, tasks get delay_on_commit (core.tasks).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("platform", task_cls="config.task_base:PublishSafeTask")
+app = Celery("platform", task_cls="core.tasks:PublishSafeTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# After `app`: importing the config package imports this module. Importing these connects
-# the kombu guard (workers survive a Redis outage) and the tasks' database connection reuse.
-from config import kombu_fixes, worker_db  # noqa: E402, F401
+# After `app`: importing the config package imports this module. Connects the tasks'
+# database connection reuse.
+from core import worker_db  # noqa: E402, F401

@@ -39,9 +39,9 @@ from bench.processes import (  # noqa: E402
     wrk,
 )
 from bench.thread import build_thread  # noqa: E402
+from devtools.factories import UserFactory  # noqa: E402
 from messaging.models import Message  # noqa: E402
 from messaging.services import notifications_reconcile  # noqa: E402
-from tests.factories import UserFactory  # noqa: E402
 
 LAG_SECONDS = int(os.environ.get("BENCH_LAG_SECONDS", "60"))
 
@@ -151,7 +151,7 @@ def purge(port: int, tokens: list[str]) -> list:
                FROM generate_series(1, 100000) AS n""",
             [victim.pk, other.pk],
         )
-    from tests.factories import PASSWORD
+    from devtools.factories import PASSWORD
 
     token = Token.objects.create(user=victim).key
     _, _, before_p99, _ = wrk(port, "inbox.lua", seconds=10, connections=4, TOKENS=",".join(tokens))

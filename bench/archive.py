@@ -22,8 +22,8 @@ setup()
 from django.contrib.contenttypes.models import ContentType  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from devtools.factories import UserFactory  # noqa: E402
 from messaging.models import Message  # noqa: E402
-from tests.factories import UserFactory  # noqa: E402
 
 
 def generate(rows: int, sender_id: int, receiver_id: int) -> None:

@@ -11,7 +11,7 @@ setup_without_reset()
 
 from django.core.cache import cache  # noqa: E402
 
-from maintenance.cache import cache_result  # noqa: E402
+from core.cache import cache_result  # noqa: E402
 
 VALUE = {"product": 42, "stats": list(range(50))}
 CALLS = 20_000

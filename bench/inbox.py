@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
+from devtools.factories import UserFactory  # noqa: E402
 from messaging import inbox_cache  # noqa: E402
 from messaging.models import Message  # noqa: E402
-from tests.factories import UserFactory  # noqa: E402
 
 MESSAGES = 10_000
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tests.servers import worker_command
+from devtools.processes import worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))

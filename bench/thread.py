@@ -10,8 +10,8 @@ setup()
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from devtools.factories import UserFactory  # noqa: E402
 from messaging.models import Message  # noqa: E402
-from tests.factories import UserFactory  # noqa: E402
 
 SIZE, DEPTH = 10_000, 1_000
 

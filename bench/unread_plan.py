@@ -11,8 +11,8 @@ setup()
 
 from django.db import connection  # noqa: E402
 
+from devtools.factories import UserFactory  # noqa: E402
 from messaging.models import Message  # noqa: E402
-from tests.factories import UserFactory  # noqa: E402
 
 MESSAGES, USERS = 100_000, 200
 

@@ -21,9 +21,9 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from bench.processes import celery_worker, stop  # noqa: E402
+from devtools.factories import UserFactory  # noqa: E402
 from messaging.models import Notification  # noqa: E402
 from messaging.tasks import create_notification  # noqa: E402
-from tests.factories import UserFactory  # noqa: E402
 
 TASKS = int(os.environ.get("BENCH_TASKS", "5000"))
 

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "csp",
     "django_celery_beat",
     "axes",
+    "core",
     "messaging",
     "maintenance",
 ]
@@ -255,6 +256,15 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# What GET /healthz checks (core.health): a name and a function that raises, or returns what
+# is wrong.
+HEALTH_CHECKS = {
+    "database": "core.health.database",
+    "cache": "core.health.cache",
+    "broker": "core.health.broker",
+    "maintenance": "maintenance.monitor.checks_status",
+}
+
 # --- Maintenance ----------------------------------------------------------------------------
 
 MAINTENANCE_TASK_TIME_LIMIT = env_int("MAINTENANCE_TASK_TIME_LIMIT", 3600)
@@ -392,7 +402,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "config.logs.JSONFormatter"},
+        "json": {"()": "core.logs.JSONFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},

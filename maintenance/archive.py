@@ -23,8 +23,8 @@ from django.db.models import Q
 from django.db.models.deletion import get_candidate_relations_to_delete
 from django.utils import timezone
 
+from core.signals import pre_archive
 from maintenance.models import ArchivedRecord, MaintenanceRun
-from maintenance.signals import pre_archive
 
 logger = logging.getLogger(__name__)
 

@@ -16,11 +16,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.storage import default_storage
 from django.db import models
 
-from maintenance.batching import after_commit
+from core.stored import stored_row
+from maintenance.models import ArchivedRecord
 
 logger = logging.getLogger(__name__)
 
-# How many names one deletion task carries; a purge of 100,000 rows makes 100 tasks.
+# How many names one deletion task carries (a purge of 100,000 rows makes 100 tasks), and
+# how many the sweep checks at a time.
 NAMES_PER_TASK = 1000
 
 
@@ -40,15 +42,16 @@ def names_of(instance) -> list[str]:
 
 def replaced_names(instance) -> list[str]:
     """Names the row holds in the database that this unsaved instance no longer holds."""
-    fields = [f.attname for f in file_fields(instance)]
-    stored = type(instance)._base_manager.filter(pk=instance.pk).values(*fields).first() or {}
-    return [old for field, old in stored.items() if old and old != getattr(instance, field).name]
+    stored = stored_row(instance) or {}
+    return [
+        old
+        for field in file_fields(instance)
+        if (old := stored.get(field.attname)) and old != getattr(instance, field.attname).name
+    ]
 
 
 def referenced(names: Iterable[str]) -> set[str]:
     """The subset of `names` that a row, live or archived, still references."""
-    from maintenance.models import ArchivedRecord
-
     names = list(set(names))
     found: set[str] = set()
     for model, fields in models_with_files():
@@ -78,20 +81,6 @@ def delete_unreferenced(names: Iterable[str]) -> dict:
             errors += 1
             logger.exception("could not delete file %s", name)
     return {"deleted": deleted, "kept_referenced": len(keep), "errors": errors}
-
-
-def delete_on_commit(names: Iterable[str]) -> None:
-    """Hand these names to deletion tasks once the transaction commits, in batches."""
-    after_commit("files.delete_on_commit", names, _publish_deletions)
-
-
-def _publish_deletions(names: list[str]) -> None:
-    from maintenance.tasks import delete_files
-
-    names = sorted(set(names))
-    for start in range(0, len(names), NAMES_PER_TASK):
-        # A failed publish leaves orphans, never a lost file: sweep_orphaned_files finds them.
-        delete_files.publish_or_fallback((names[start : start + NAMES_PER_TASK],), {})
 
 
 def sweep_orphaned_files(*, min_age_hours: float = 24, dry_run: bool = False) -> dict:

@@ -3,40 +3,14 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
+from core.models import JobRun
 
-class MaintenanceRun(models.Model):
-    """One run of a maintenance job: what it was asked, what it did, how it ended."""
 
-    class Status(models.TextChoices):
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        SKIPPED = "skipped", "skipped (already running)"
-
-    task = models.CharField(max_length=200, db_index=True)
-    arguments = models.JSONField(default=dict, blank=True)
-    started_at = models.DateTimeField(default=timezone.now, db_index=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
-    counts = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
+class MaintenanceRun(JobRun):
+    """Job runs as ops see them in the admin (Maintenance runs, the jobs page)."""
 
     class Meta:
-        ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["task", "-started_at"], name="run_task_recent")]
-
-    def __str__(self):
-        return f"{self.task} at {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
-
-    @property
-    def duration(self):
-        return self.finished_at - self.started_at if self.finished_at else None
-
-    @property
-    def error_reason(self) -> str:
-        """The line of the error that says what went wrong (a traceback's last line)."""
-        lines = self.error.strip().splitlines()
-        return lines[-1].strip() if lines else ""
+        proxy = True
 
 
 class ArchivedRecord(models.Model):
@@ -47,7 +21,7 @@ class ArchivedRecord(models.Model):
     data = models.JSONField(encoder=DjangoJSONEncoder)
     archived_at = models.DateTimeField(default=timezone.now)
     run = models.ForeignKey(
-        MaintenanceRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="archived"
+        JobRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="archived"
     )
 
     class Meta:
@@ -78,7 +52,7 @@ class Alert(models.Model):
     subject = models.CharField(max_length=200)
     body = models.TextField()
     run = models.ForeignKey(
-        MaintenanceRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+        JobRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     mailed_at = models.DateTimeField(null=True, blank=True)

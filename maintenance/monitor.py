@@ -15,10 +15,10 @@ from django_celery_beat.models import PeriodicTask
 from django_redis import get_redis_connection
 
 from celery_app import app
+from core.runs import lock_name
 from maintenance import alerts
 from maintenance.jobs import job_name, last_due
 from maintenance.models import MaintenanceRun, ScheduleWatch
-from maintenance.runs import lock_name
 
 CHECK_JOB = "check_maintenance_jobs"
 # Failed runs older than this are history, not news (the first check after an upgrade).
@@ -116,7 +116,11 @@ def watch_all(now: datetime | None = None) -> None:
 
 
 def checks_status(now: datetime | None = None) -> str:
-    """For /healthz: 'ok', 'overdue' (no check for three periods) or 'unscheduled'."""
+    """For /healthz: 'ok', 'overdue' (no check for three periods) or 'unscheduled'.
+
+    The checks that alert ops cannot report their own absence: an uptime probe on this
+    entry does ("overdue": beat or the maintenance queue is stuck).
+    """
     now = now or timezone.now()
     task = (
         PeriodicTask.objects.filter(task__endswith=f".{CHECK_JOB}", enabled=True)

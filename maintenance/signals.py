@@ -1,20 +1,23 @@
-"""The archive's signal, file receivers for every model with a FileField, and beat's
+"""File receivers for every model with a FileField, alerts on failed runs, and beat's
 start-up report of its schedules."""
 
 import logging
 
 from django.db.models.signals import post_delete, post_save, pre_save
-from django.dispatch import Signal
+from django.dispatch import receiver
 
-from maintenance import files
+from core import stored
+from core.signals import run_failed
+from maintenance import alerts, files, tasks
 from maintenance.jobs import scheduled_jobs
 
 logger = logging.getLogger("maintenance.schedules")
 
-# Sent in an archive batch's transaction before its rows of `sender` leave the table, with
-# `pks` and `using`: the archive deletes without the model signals (see archive.py), so
-# what must react to rows going away, such as a cache of them, listens here.
-pre_archive = Signal()
+
+@receiver(run_failed, dispatch_uid="maintenance.alert_failed_run")
+def alert_failed_run(sender, run, **kwargs):
+    if alert := alerts.alert_failed_run(run):
+        alerts.deliver(alert)
 
 
 def file_pre_save(sender, instance, raw=False, **kwargs):
@@ -25,12 +28,12 @@ def file_pre_save(sender, instance, raw=False, **kwargs):
 
 def file_post_save(sender, instance, raw=False, **kwargs):
     if names := instance.__dict__.pop("_replaced_files", None):
-        files.delete_on_commit(names)
+        tasks.delete_files_on_commit(names)
 
 
 def file_post_delete(sender, instance, **kwargs):
     if names := files.names_of(instance):
-        files.delete_on_commit(names)
+        tasks.delete_files_on_commit(names)
 
 
 def connect_file_receivers() -> None:
@@ -39,6 +42,7 @@ def connect_file_receivers() -> None:
     Per-model connections keep the others fast-deletable (no signal, no row loading).
     """
     for model, _ in files.models_with_files():
+        stored.track(model)
         uid = model._meta.label
         pre_save.connect(file_pre_save, sender=model, dispatch_uid=f"files.pre_save.{uid}")
         post_save.connect(file_post_save, sender=model, dispatch_uid=f"files.post_save.{uid}")

@@ -1,7 +1,7 @@
 """The maintenance utilities, importable from one place."""
 
+from core.cache import cache_result
 from maintenance.archive import archive_old_records, restore_archived_records
-from maintenance.cache import cache_result
 from maintenance.cleanup import cleanup_temporary_files
 
 __all__ = [

@@ -1,5 +1,4 @@
 from messaging import selectors
-from messaging.models import Notification
 
 
 def unread(request):
@@ -9,5 +8,5 @@ def unread(request):
         return {}
     return {
         "unread_messages": selectors.unread_count(user),
-        "unread_notifications": Notification.objects.filter(user=user, read=False).count(),
+        "unread_notifications": selectors.unread_notification_count(user),
     }

@@ -3,6 +3,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
+from messaging import rules, selectors
+
 User = get_user_model()
 
 
@@ -33,11 +35,9 @@ class ComposeForm(forms.Form):
 
     def clean_receiver(self):
         username = self.cleaned_data["receiver"].strip()
-        receiver = User.objects.filter(username__iexact=username, is_active=True).first()
+        receiver = selectors.active_user(username__iexact=username)
         if receiver is None:
             raise forms.ValidationError(f"Nobody is called “{username}”.")
-        if receiver == self.sender:
-            raise forms.ValidationError("You cannot send a message to yourself.")
         return receiver
 
     def clean_attachment(self):
@@ -46,12 +46,31 @@ class ComposeForm(forms.Form):
             raise forms.ValidationError("An attachment may be at most 10 MB.")
         return attachment
 
+    def clean(self):
+        data = super().clean()
+        if "receiver" in data and "content" in data:
+            errors = rules.new_message_errors(
+                sender=self.sender, receiver=data["receiver"], content=data["content"]
+            )
+            for field, reason in errors.items():
+                self.add_error(field if field in self.fields else None, reason)
+        return data
 
-class ReplyForm(forms.Form):
+
+class ContentForm(forms.Form):
+    """A reply or an edit: the content alone."""
+
+    def clean_content(self):
+        if reason := rules.content_error(self.cleaned_data["content"]):
+            raise forms.ValidationError(reason)
+        return self.cleaned_data["content"]
+
+
+class ReplyForm(ContentForm):
     content = ContentField(label="Reply")
 
 
-class EditForm(forms.Form):
+class EditForm(ContentForm):
     content = ContentField(label="Message")
 
 

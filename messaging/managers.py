@@ -3,12 +3,9 @@
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db import connections, models, transaction
+from django.db import connections, models
 from django.db.models import Q
-
-from messaging import inbox_cache
 
 # Fields a list of messages shows; `only()` keeps the content of nothing else on the wire.
 INBOX_FIELDS = (
@@ -43,13 +40,13 @@ class MessageQuerySet(models.QuerySet):
         Each message carries `depth` (0 for the root) and has its sender and receiver
         loaded. Empty when the message does not exist.
         """
-        return _fetch_threads(self.db, roots_of_message=message_id)
+        return _fetch_threads(self.model, self.db, roots_of_message=message_id)
 
     def threads(self, root_ids: Iterable[int]) -> dict[int, list]:
         """The messages of each thread under `root_ids`, in display order, in one query."""
         by_root = {root_id: [] for root_id in root_ids}
         if by_root:
-            for message in _fetch_threads(self.db, root_ids=list(by_root)):
+            for message in _fetch_threads(self.model, self.db, root_ids=list(by_root)):
                 by_root[message.root_id].append(message)
         return by_root
 
@@ -72,7 +69,7 @@ class MessageManager(models.Manager.from_queryset(MessageQuerySet)):
 
 
 class UnreadMessagesManager(models.Manager.from_queryset(MessageQuerySet)):
-    """`Message.unread_messages`: unread received messages and marking them read."""
+    """`Message.unread_messages`: unread received messages."""
 
     def get_queryset(self):
         return super().get_queryset().filter(read=False)
@@ -89,33 +86,15 @@ class UnreadMessagesManager(models.Manager.from_queryset(MessageQuerySet)):
     def count_for_user(self, user) -> int:
         return self.get_queryset().filter(receiver=user).count()
 
-    def mark_as_read_for_user(self, user, message_ids: Iterable[int] | None = None) -> int:
-        """Mark the user's received messages (all, or those ids) and their notifications read.
 
-        Ids of messages the user did not receive are ignored. Returns how many messages
-        changed.
-        """
-        messages = self.get_queryset().filter(receiver=user)
-        if message_ids is not None:
-            messages = messages.filter(id__in=list(message_ids))
-        notification = apps.get_model("messaging", "Notification")
-        with transaction.atomic(using=self.db):
-            ids = list(messages.select_for_update().values_list("id", flat=True))
-            updated = self.model.objects.filter(id__in=ids).update(read=True)
-            notification.objects.filter(user=user, message_id__in=ids, read=False).update(read=True)
-            if updated:
-                inbox_cache.invalidate_on_commit(user.pk)
-        return updated
-
-
-def _fetch_threads(db: str, *, roots_of_message: int | None = None, root_ids=None) -> list:
-    from messaging.models import Message
-
+def _fetch_threads(
+    message_model, db: str, *, roots_of_message: int | None = None, root_ids=None
+) -> list:
     user_model = get_user_model()
     connection = connections[db]
     qn = connection.ops.quote_name
-    table, user_table = qn(Message._meta.db_table), qn(user_model._meta.db_table)
-    message_fields = [f.attname for f in Message._meta.concrete_fields]
+    table, user_table = qn(message_model._meta.db_table), qn(user_model._meta.db_table)
+    message_fields = [f.attname for f in message_model._meta.concrete_fields]
     if roots_of_message is not None:
         # Walk up from the message to its root first, then down from the root.
         roots_cte = f"""
@@ -153,14 +132,14 @@ def _fetch_threads(db: str, *, roots_of_message: int | None = None, root_ids=Non
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    converters = _converters(connection, Message, message_fields)
+    converters = _converters(connection, message_model, message_fields)
     n, u = len(message_fields), len(THREAD_USER_FIELDS)
     messages = []
     for row in rows:
         values = [
             convert(value) for convert, value in zip(converters, row[2 : 2 + n], strict=False)
         ]
-        message = Message.from_db(db, message_fields, values)
+        message = message_model.from_db(db, message_fields, values)
         message.root_id, message.depth = row[0], row[1]
         message._state.fields_cache["sender"] = user_model.from_db(
             db, THREAD_USER_FIELDS, row[2 + n : 2 + n + u]

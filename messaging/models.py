@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from messaging import rules
 from messaging.managers import MessageManager, UnreadMessagesManager
 
 
@@ -44,33 +45,18 @@ class Message(models.Model):
         return f"#{self.pk} {self.sender_id}→{self.receiver_id}"
 
     def validate_for_save(self) -> None:
-        """Raise ValidationError unless this message may be written (see signals.pre_save)."""
-        errors = {}
-        content = self.content or ""
-        if not content.strip():
-            errors["content"] = "Content must not be empty."
-        elif len(content) > settings.MESSAGE_MAX_LENGTH:
-            errors["content"] = (
-                f"Content must be at most {settings.MESSAGE_MAX_LENGTH} characters "
-                f"(it has {len(content)})."
-            )
+        """Raise ValidationError unless this message may be written (messaging.rules)."""
         if self._state.adding:
-            if self.sender_id is None or self.receiver_id is None:
-                errors["receiver"] = "A message needs a sender and a receiver."
-            elif self.sender_id == self.receiver_id:
-                errors["receiver"] = "You cannot send a message to yourself."
-            elif not self.receiver.is_active:
-                errors["receiver"] = "This user is not active."
-            if self.sender_id and not self.sender.is_active:
-                errors["sender"] = "Inactive users cannot send messages."
-            if self.parent_message_id and not self._reply_stays_in_pair():
-                errors["parent_message"] = "A reply must stay between the thread's two people."
+            errors = rules.new_message_errors(
+                sender=self.sender if self.sender_id else None,
+                receiver=self.receiver if self.receiver_id else None,
+                content=self.content,
+                parent=self.parent_message if self.parent_message_id else None,
+            )
+        else:
+            errors = {"content": reason} if (reason := rules.content_error(self.content)) else {}
         if errors:
             raise ValidationError(errors)
-
-    def _reply_stays_in_pair(self) -> bool:
-        parent = self.parent_message
-        return {parent.sender_id, parent.receiver_id} == {self.sender_id, self.receiver_id}
 
 
 class Notification(models.Model):

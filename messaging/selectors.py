@@ -5,7 +5,7 @@ from django.db import connections
 from django.db.models import QuerySet
 
 from messaging.managers import INBOX_FIELDS
-from messaging.models import Message, MessageHistory, Notification
+from messaging.models import AccountDeletion, Message, MessageHistory, Notification
 
 User = get_user_model()
 
@@ -25,6 +25,28 @@ def inbox_for(user, *, box: str = "inbox", unread: bool = False) -> QuerySet[Mes
     if unread:
         messages = messages.unread_only()
     return messages.only(*fields).order_by("-timestamp", "-id")
+
+
+def thread_of(message_id: int) -> list[Message]:
+    """The whole thread holding the message, in display order (MessageQuerySet.thread)."""
+    return Message.objects.thread(message_id)
+
+
+def threads(root_ids) -> dict[int, list[Message]]:
+    return Message.objects.threads(root_ids)
+
+
+def conversation_roots(user, other) -> QuerySet:
+    return Message.objects.conversation_roots(user, other)
+
+
+def versions_of(messages) -> dict[int, list[MessageHistory]]:
+    """The earlier versions of each edited message among these, oldest first, in one query."""
+    versions: dict[int, list[MessageHistory]] = {}
+    edited = [m.pk for m in messages if m.edited]
+    for version in MessageHistory.objects.filter(message_id__in=edited).order_by("edited_at", "id"):
+        versions.setdefault(version.message_id, []).append(version)
+    return versions
 
 
 def participants(message_ids: list[int], *, using: str = "default") -> set[int]:
@@ -63,6 +85,34 @@ def notifications_for(user, *, unread: bool = False) -> QuerySet[Notification]:
     return notifications.order_by("-created_at", "-id")
 
 
+def users() -> QuerySet:
+    return User.objects.all()
+
+
+def active_user(**lookup):
+    """The active user matching the lookup (`pk=`, `username__iexact=`), or None."""
+    return User.objects.filter(is_active=True, **lookup).first()
+
+
+def message_of(user, message_id: int) -> Message | None:
+    """A message the user sent or received, with only what a reply needs, or None."""
+    return (
+        messages_visible_to(user)
+        .filter(pk=message_id)
+        .only("id", "sender_id", "receiver_id")
+        .first()
+    )
+
+
 def users_matching(query: str) -> QuerySet:
     users = User.objects.filter(is_active=True).only("id", "username").order_by("username")
     return users.filter(username__icontains=query) if query else users
+
+
+def unread_notification_count(user) -> int:
+    return Notification.objects.filter(user=user, read=False).count()
+
+
+def deletion_pending(user_id: int) -> bool:
+    """Has the user asked for their account's deletion, and its purge not finished?"""
+    return AccountDeletion.objects.filter(user_id=user_id).exists()

@@ -1,6 +1,7 @@
 """Writes of the messaging app: every change to messages, notifications and accounts."""
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -12,7 +13,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from messaging import tasks
+from core.stored import stored_row
+from messaging import inbox_cache
 from messaging.models import AccountDeletion, Message, MessageHistory, Notification
 
 logger = logging.getLogger(__name__)
@@ -23,6 +25,8 @@ User = get_user_model()
 
 
 def user_register(*, username: str, password: str, email: str = "") -> User:
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": "This username is taken."})
     user = User(username=username, email=email)
     try:
         validate_password(password, user)
@@ -38,8 +42,9 @@ def account_delete(*, user: User, password: str) -> None:
     """Lock the account at once and leave its data to the purge task.
 
     From this commit on the user cannot log in (inactive, no usable password, so every
-    session's auth hash is stale, no token). The AccountDeletion row stays until the purge
-    has finished, so a purge whose publish was lost is found again by the reconcile job.
+    session's auth hash is stale, no token). The AccountDeletion row hands the purge to a
+    task (messaging.signals) and stays until the purge has finished, so a purge whose
+    publish was lost is found again by the reconcile job.
     """
     if not user.check_password(password):
         raise ValidationError({"password": "The password is not correct."})
@@ -49,7 +54,6 @@ def account_delete(*, user: User, password: str) -> None:
         user.set_unusable_password()
         user.save(update_fields=["is_active", "password"])
         Token.objects.filter(user=user).delete()
-        tasks.purge_account.delay_on_commit(user.pk)
 
 
 def account_purge(*, user_id: int, batch_size: int | None = None) -> int:
@@ -114,10 +118,15 @@ def message_send(
     return message
 
 
-def message_edit(*, message: Message, editor: User, content: str) -> Message:
-    """Change a message's content; the old version is kept by a task after commit."""
+def message_check_editable(*, message: Message, editor: User) -> None:
+    """Raise PermissionDenied unless `editor` may edit `message` (its sender only)."""
     if editor.pk != message.sender_id:
         raise PermissionDenied("Only the sender can edit a message.")
+
+
+def message_edit(*, message: Message, editor: User, content: str) -> Message:
+    """Change a message's content; the old version is kept by a task after commit."""
+    message_check_editable(message=message, editor=editor)
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
         locked.content = content
@@ -134,7 +143,8 @@ def message_stage_edit(message: Message) -> None:
     """
     if message._state.adding:
         return
-    old = Message.objects.filter(pk=message.pk).values_list("content", flat=True).first()
+    row = stored_row(message)
+    old = row and row["content"]
     if old is None or old == message.content:
         return
     message.edited = True
@@ -164,8 +174,21 @@ def history_record(
     return history
 
 
-def messages_mark_read(*, user: User, ids: list[int] | None = None) -> int:
-    return Message.unread_messages.mark_as_read_for_user(user, ids)
+def messages_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
+    """Mark the user's received messages (all, or those ids) and their notifications read.
+
+    Ids of messages the user did not receive are ignored. Returns how many messages changed.
+    """
+    messages = Message.unread_messages.filter(receiver=user)
+    if ids is not None:
+        messages = messages.filter(id__in=list(ids))
+    with transaction.atomic():
+        changed = list(messages.select_for_update().values_list("id", flat=True))
+        updated = Message.objects.filter(id__in=changed).update(read=True)
+        Notification.objects.filter(user=user, message_id__in=changed, read=False).update(read=True)
+        if updated:
+            inbox_cache.invalidate_on_commit(user.pk)
+    return updated
 
 
 # --- Notifications --------------------------------------------------------------------------

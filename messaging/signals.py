@@ -1,12 +1,16 @@
 """Thin receivers: a guard, then a hand-off of ids to a task once the transaction commits."""
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
-from maintenance.signals import pre_archive
+from core import stored
+from core.signals import pre_archive
 from messaging import inbox_cache, selectors, services, tasks
-from messaging.models import Message
+from messaging.models import AccountDeletion, Message
+
+# Before the receivers below: the row an edit replaces is read once per save (core.stored).
+stored.track(Message)
 
 
 @receiver(pre_save, sender=Message, dispatch_uid="messaging.message_pre_save")
@@ -38,7 +42,15 @@ def message_pre_archive(sender, pks, using, **kwargs):
     inbox_cache.invalidate_on_commit(*selectors.participants(pks, using=using))
 
 
-@receiver(post_delete, sender=get_user_model(), dispatch_uid="messaging.user_post_delete")
-def user_post_delete(sender, instance, **kwargs):
-    # An admin deletion: the purge removes whatever the cascade did not reach.
-    tasks.purge_account.delay_on_commit(instance.pk)
+@receiver(post_save, sender=AccountDeletion, dispatch_uid="messaging.deletion_post_save")
+def deletion_post_save(sender, instance, created, raw=False, **kwargs):
+    if created and not raw:
+        tasks.purge_account.delay_on_commit(instance.user_id)
+
+
+@receiver(pre_delete, sender=get_user_model(), dispatch_uid="messaging.user_pre_delete")
+def user_pre_delete(sender, instance, **kwargs):
+    # An admin deletion: a purge removes whatever the cascade does not reach. (A purge
+    # deleting its user at the end has its AccountDeletion row still: no second purge.)
+    if not selectors.deletion_pending(instance.pk):
+        tasks.purge_account.delay_on_commit(instance.pk)

@@ -3,7 +3,7 @@
 from django.contrib import messages as flash
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from messaging import inbox_cache, selectors, services
 from messaging.forms import ComposeForm, EditForm, PasswordConfirmForm, ReplyForm, SignupForm
-from messaging.models import Message, MessageHistory, Notification
+from messaging.models import Message
 
 PAGE_SIZE = 20
 # A thread can hold thousands of messages; its page shows this many at a time.
@@ -61,7 +61,7 @@ def _visible_message(request, pk: int) -> Message:
 @require_GET
 def thread(request, pk: int):
     message = _visible_message(request, pk)
-    thread = Message.objects.thread(message.pk)
+    thread = selectors.thread_of(message.pk)
     paginator = Paginator(thread, THREAD_PAGE_SIZE)
     if "page" in request.GET:
         page = paginator.get_page(request.GET["page"])
@@ -69,11 +69,7 @@ def thread(request, pk: int):
         position = next(i for i, m in enumerate(thread) if m.pk == message.pk)
         page = paginator.page(position // THREAD_PAGE_SIZE + 1)
     shown = page.object_list
-    histories: dict[int, list] = {}
-    for version in MessageHistory.objects.filter(
-        message_id__in=[m.pk for m in shown if m.edited]
-    ).order_by("edited_at"):
-        histories.setdefault(version.message_id, []).append(version)
+    histories = selectors.versions_of(shown)
     unread = [m.pk for m in shown if m.receiver_id == request.user.pk and not m.read]
     if unread:  # reading a page of the thread reads its messages
         services.messages_mark_read(user=request.user, ids=unread)
@@ -127,8 +123,7 @@ def compose(request):
 @login_required
 def edit(request, pk: int):
     message = _visible_message(request, pk)
-    if message.sender_id != request.user.pk:
-        raise PermissionDenied("Only the sender can edit a message.")
+    services.message_check_editable(message=message, editor=request.user)
     form = EditForm(request.POST or None, initial={"content": message.content})
     if request.method == "POST" and form.is_valid():
         services.message_edit(
@@ -158,7 +153,7 @@ def notifications(request):
 def notifications_read(request, pk: int | None = None):
     ids = None
     if pk is not None:
-        ids = [get_object_or_404(Notification, pk=pk, user=request.user).pk]
+        ids = [get_object_or_404(selectors.notifications_for(request.user), pk=pk).pk]
     services.notifications_mark_read(user=request.user, ids=ids)
     return redirect("notifications")
 
@@ -170,7 +165,7 @@ def badge(request):
     return JsonResponse(
         {
             "messages": selectors.unread_count(request.user),
-            "notifications": Notification.objects.filter(user=request.user, read=False).count(),
+            "notifications": selectors.unread_notification_count(request.user),
         }
     )
 

@@ -7,18 +7,8 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.factories import UserFactory
-
-# Helpers the tests import from here; they live with the servers they start.
-from tests.servers import (  # noqa: F401
-    ROOT,
-    Worker,
-    free_port,
-    start_server,
-    stop,
-    subprocess_env,
-    wait_for,
-)
+from devtools.factories import UserFactory
+from tests.servers import Worker
 
 
 @pytest.hookimpl(wrapper=True)

@@ -17,6 +17,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from devtools.processes import worker_command
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -164,16 +166,6 @@ class RedisServer:
             return client.ping()
         except redis.ConnectionError:
             return False
-
-
-def worker_command(
-    *, concurrency: int, name: str | None = None, queues: str = "default,maintenance"
-) -> list[str]:
-    """The worker of the Procfile on every queue (also used by the benchmarks)."""
-    command = [sys.executable, "-m", "celery", "-A", "celery_app", "worker"]
-    command += ["-Q", queues, "--concurrency", str(concurrency)]
-    command += ["--loglevel", "INFO", "--without-mingle", "--without-gossip"]
-    return command + (["-n", name] if name else [])
 
 
 def wait_for_run(task: str, *, timeout: float = 60):

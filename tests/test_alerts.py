@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from core.runs import recorded_run
 from maintenance import jobs, monitor, tasks
 from maintenance.models import Alert, MaintenanceRun, ScheduleWatch
-from maintenance.runs import recorded_run
 from maintenance.schedules import setup_schedules
 from tests.servers import Worker, free_port, wait_for
 

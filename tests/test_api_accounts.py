@@ -1,9 +1,9 @@
 import pytest
 from rest_framework.test import APIClient
 
+from devtools.factories import PASSWORD, MessageFactory
 from messaging.models import AccountDeletion
 from tests.conftest import client_for
-from tests.factories import PASSWORD, MessageFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,11 +6,11 @@ from rest_framework import serializers as drf_serializers
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
+from devtools.factories import MessageFactory, UserFactory
 from messaging import services
 from messaging.api.serializers import ThreadMessageSerializer
 from messaging.models import Message, MessageHistory, Notification
 from tests.conftest import client_for
-from tests.factories import MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

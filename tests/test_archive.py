@@ -9,13 +9,13 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from devtools.factories import MessageFactory, UserFactory
 from maintenance import files
 from maintenance.models import ArchivedRecord
 from maintenance.utils import archive_old_records, restore_archived_records
 from messaging import services
 from messaging.models import Message, MessageHistory, Notification
 from tests.conftest import client_for
-from tests.factories import MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from devtools.factories import PASSWORD, UserFactory, maintenance_runs
 from maintenance.models import MaintenanceRun
 from maintenance.schedules import setup_schedules
 from messaging import services
 from messaging.models import Message
-from tests.conftest import wait_for
-from tests.factories import PASSWORD, UserFactory, maintenance_runs
+from tests.servers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.e2e]
 

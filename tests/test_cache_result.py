@@ -7,9 +7,9 @@ import pytest
 import redis
 from django.conf import settings
 
+from devtools.factories import UserFactory
 from maintenance.utils import cache_result
-from tests.conftest import free_port
-from tests.factories import UserFactory
+from tests.servers import free_port
 
 calls: list = []
 

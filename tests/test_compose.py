@@ -4,7 +4,7 @@ import re
 
 import yaml
 
-from tests.conftest import ROOT
+from tests.servers import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]

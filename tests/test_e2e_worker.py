@@ -11,11 +11,12 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from messaging import services
 from messaging.models import AccountDeletion, Message, MessageHistory, Notification
 from messaging.tasks import reconcile_notifications
-from tests.conftest import client_for, free_port, start_server, stop, wait_for
-from tests.factories import PASSWORD, MessageFactory, UserFactory
+from tests.conftest import client_for
+from tests.servers import free_port, start_server, stop, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 

@@ -15,6 +15,7 @@ import urllib.request
 from collections import Counter
 from datetime import timedelta
 
+import kombu
 import psycopg
 import pytest
 import redis
@@ -23,12 +24,21 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from devtools.factories import MessageFactory, UserFactory
 from maintenance.models import ArchivedRecord, MaintenanceRun
 from messaging import services
 from messaging.models import Message, Notification
-from tests.conftest import ROOT, start_server, stop, subprocess_env, wait_for
-from tests.factories import MessageFactory, UserFactory
-from tests.servers import PostgresServer, RedisServer, Worker, wait_for_run
+from tests.servers import (
+    ROOT,
+    PostgresServer,
+    RedisServer,
+    Worker,
+    start_server,
+    stop,
+    subprocess_env,
+    wait_for,
+    wait_for_run,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -136,6 +146,31 @@ def test_redis_down_while_users_write_loses_nothing(private_redis, tmp_path, cap
     assert missing > 0  # the outage really cost some publishes
 
 
+def test_ack_and_restore_through_a_dead_channel_do_not_raise(private_redis):
+    """What the removed kombu guard was for (docs/reliability.md): a late ack, and the restore
+    of unacked messages, through a channel whose Redis died and came back. If a kombu upgrade
+    breaks this again, the guard must come back (gated to that version)."""
+    connection = kombu.Connection(private_redis.url(0))
+    channel = connection.channel()
+    queue = kombu.Queue("dead-channel", channel=channel)
+    queue.declare()
+    producer = kombu.Producer(channel)
+    for n in range(2):
+        producer.publish({"n": n}, routing_key="dead-channel")
+    first, second = queue.get(no_ack=False), queue.get(no_ack=False)
+    private_redis.stop()
+    with pytest.raises(redis.ConnectionError):
+        producer.publish({"n": 2}, routing_key="dead-channel", retry=False)
+    connection.collect()
+    private_redis.start()
+    try:
+        first.ack()
+        channel.qos.restore_unacked()
+        assert second.delivery_tag not in channel.qos._delivered
+    finally:
+        connection.release()
+
+
 def test_worker_killed_mid_purge_finishes_after_restart(private_redis, tmp_path, capsys):
     leaving, staying, bystander = UserFactory(), UserFactory(), UserFactory()
     now = timezone.now()
@@ -154,7 +189,9 @@ def test_worker_killed_mid_purge_finishes_after_restart(private_redis, tmp_path,
         "REDIS_URL": private_redis.url(0),
         "REDIS_CACHE_URL": private_redis.url(1),
         "ACCOUNT_PURGE_BATCH_SIZE": "100",
+        # The killed worker's message comes back 10 s after delivery, found within a second.
         "CELERY_VISIBILITY_TIMEOUT": "10",
+        "CELERY_UNACKED_RESTORE_SECONDS": "1",
     }
     first = Worker(tmp_path / "worker.log", **env).start()
     try:
@@ -193,7 +230,9 @@ def test_worker_killed_mid_archive_finishes_without_half_batches(private_redis, 
     env = {
         "REDIS_URL": private_redis.url(0),
         "REDIS_CACHE_URL": private_redis.url(1),
+        # The killed worker's message comes back 10 s after delivery, found within a second.
         "CELERY_VISIBILITY_TIMEOUT": "10",
+        "CELERY_UNACKED_RESTORE_SECONDS": "1",
         "MAINTENANCE_LOCK_TTL": "3",
     }
     first = Worker(tmp_path / "worker.log", **env).start()

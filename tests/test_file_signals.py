@@ -8,10 +8,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from devtools.factories import MessageFactory
 from maintenance import files
 from maintenance.models import ArchivedRecord
 from messaging.models import Message
-from tests.factories import MessageFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,9 @@ import sys
 import pytest
 from rest_framework.authtoken.models import Token
 
+from devtools.factories import UserFactory
 from messaging import services
-from tests.conftest import ROOT, start_server, stop
-from tests.factories import UserFactory
+from tests.servers import ROOT, start_server, stop
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 

@@ -5,7 +5,7 @@ import urllib.request
 import pytest
 
 from maintenance.schedules import setup_schedules
-from tests.conftest import free_port, start_server, stop
+from tests.servers import free_port, start_server, stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,6 +19,7 @@ def test_healthz_is_200_when_everything_answers(client):
     assert response.json() == ALL_OK
 
 
+@pytest.mark.e2e
 def test_healthz_is_503_and_names_the_broker_when_it_is_down(tmp_path):
     setup_schedules()
     dead = f"redis://127.0.0.1:{free_port()}/0"

@@ -6,9 +6,10 @@ import urllib.request
 import pytest
 from rest_framework.authtoken.models import Token
 
+from devtools.factories import MessageFactory, UserFactory
 from messaging import inbox_cache, services
-from tests.conftest import client_for, free_port, start_server, stop
-from tests.factories import MessageFactory, UserFactory
+from tests.conftest import client_for
+from tests.servers import free_port, start_server, stop
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +77,7 @@ def test_reading_invalidates_the_inbox(api, user, other_user, django_capture_on_
     assert api.get(INBOX).json()["results"][0]["read"] is True
 
 
+@pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_redis_cache_down_serves_uncached_responses(tmp_path, user, other_user):
     MessageFactory.create_batch(2, sender=other_user, receiver=user)

@@ -10,9 +10,9 @@ import redis
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from devtools.factories import maintenance_runs
 from maintenance import charts, jobs
 from maintenance.schedules import setup_schedules
-from tests.factories import maintenance_runs
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.django_db

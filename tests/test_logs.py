@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from config.logs import JSONFormatter, current_run_id
+from core.logs import JSONFormatter, current_run_id
 from maintenance import tasks
 from maintenance.models import MaintenanceRun
 from maintenance.schedules import setup_schedules

@@ -8,12 +8,12 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from core.runs import RunSkipped, recorded_run
+from devtools.factories import MessageFactory, UserFactory
 from maintenance import tasks
 from maintenance.models import ArchivedRecord, MaintenanceRun
-from maintenance.runs import RunSkipped, recorded_run
 from maintenance.schedules import setup_schedules
 from messaging.models import Message, Notification
-from tests.factories import MessageFactory, UserFactory
 from tests.servers import wait_for_run
 
 pytestmark = pytest.mark.django_db

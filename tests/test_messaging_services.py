@@ -4,9 +4,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from messaging import services, tasks
 from messaging.models import AccountDeletion, Message, MessageHistory, Notification
-from tests.factories import PASSWORD, MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

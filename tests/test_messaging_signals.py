@@ -3,11 +3,12 @@
 from functools import partial
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
+from devtools.factories import MessageFactory
 from messaging import services
-from messaging.models import Message
-from tests.factories import MessageFactory
+from messaging.models import AccountDeletion, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +76,34 @@ def test_admin_style_user_deletion_hands_the_user_to_the_purge(
     with django_capture_on_commit_callbacks() as callbacks:
         user.delete()
     assert ("messaging.tasks.purge_account", (user_id,), {}) in publications(callbacks)
+
+
+def test_account_deletion_hands_the_user_to_the_purge(user, django_capture_on_commit_callbacks):
+    user.set_password("pw")
+    user.save()
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.account_delete(user=user, password="pw")
+    assert publications(callbacks) == [("messaging.tasks.purge_account", (user.pk,), {})]
+
+
+def test_a_purge_deleting_its_user_queues_no_second_purge(
+    user, other_user, django_capture_on_commit_callbacks
+):
+    MessageFactory.create_batch(3, sender=user, receiver=other_user)
+    AccountDeletion.objects.create(user=user)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.account_purge(user_id=user.pk)
+    assert not type(user).objects.filter(pk=user.pk).exists()
+    assert [p for p in publications(callbacks) if p[0].endswith("purge_account")] == []
+
+
+def test_saving_an_edit_reads_the_stored_row_once(user, other_user):
+    message = MessageFactory(
+        sender=user, receiver=other_user, content="before", attachment="attachments/a.txt"
+    )
+    message.content = "after"
+    table = Message._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        message.save()
+    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and table in q["sql"]]
+    assert len(reads) == 1, reads

@@ -9,10 +9,11 @@ from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from rest_framework.test import APIClient
 
+from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from messaging import services
 from messaging.models import Notification
-from tests.conftest import ROOT, client_for
-from tests.factories import PASSWORD, MessageFactory, UserFactory
+from tests.conftest import client_for
+from tests.servers import ROOT
 
 pytestmark = pytest.mark.django_db
 

@@ -3,8 +3,8 @@
 import pytest
 from django.utils import timezone
 
+from devtools.factories import MessageFactory
 from messaging.models import Message
-from tests.factories import MessageFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from devtools.factories import MessageFactory
 from messaging import services
 from messaging.models import Message, Notification
-from tests.factories import MessageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_mark_as_read_ignores_other_users_messages(user, other_user):
     for message in [*mine, theirs]:
         services.notification_create(message_id=message.pk)
 
-    updated = Message.unread_messages.mark_as_read_for_user(user, [mine[0].pk, theirs.pk])
+    updated = services.messages_mark_read(user=user, ids=[mine[0].pk, theirs.pk])
 
     assert updated == 1
     assert Message.objects.get(pk=mine[0].pk).read
@@ -58,5 +58,5 @@ def test_mark_as_read_ignores_other_users_messages(user, other_user):
 
 def test_mark_all_as_read_returns_how_many_changed(user):
     MessageFactory.create_batch(4, receiver=user)
-    assert Message.unread_messages.mark_as_read_for_user(user) == 4
-    assert Message.unread_messages.mark_as_read_for_user(user) == 0
+    assert services.messages_mark_read(user=user) == 4
+    assert services.messages_mark_read(user=user) == 0

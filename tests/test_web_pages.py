@@ -3,9 +3,9 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from messaging import services, views
 from messaging.models import Message, Notification
-from tests.factories import PASSWORD, MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -1,8 +1,9 @@
-"""Turn errors raised below the API (services, model hooks, request parsing) into 400s."""
+"""Turn errors raised below the API (services, model hooks, request parsing) into 4xx."""
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -10,6 +11,8 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = ValidationError(detail)
+    elif isinstance(exc, DjangoPermissionDenied) and str(exc):  # the service's reason
+        exc = PermissionDenied(str(exc))
     elif isinstance(exc, SuspiciousOperation):  # too many fields, body too large, ...
         exc = ParseError(f"Malformed request: {exc}")
     return drf_exception_handler(exc, context)

@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 from django.urls import reverse
 from rest_framework import serializers
 
+from messaging import rules, selectors
 from messaging.models import Message, MessageHistory, Notification
 
 User = get_user_model()
@@ -117,22 +117,15 @@ class MessageCreateSerializer(serializers.Serializer):
     attachment = serializers.FileField(required=False, allow_null=True)
 
     def validate_receiver(self, receiver_id):
-        receiver = User.objects.filter(pk=receiver_id, is_active=True).first()
+        receiver = selectors.active_user(pk=receiver_id)
         if receiver is None:
             raise serializers.ValidationError(f"No active user has the id {receiver_id}.")
-        if receiver == self.context["request"].user:
-            raise serializers.ValidationError("You cannot send a message to yourself.")
         return receiver
 
     def validate_parent_message(self, parent_id):
         if parent_id is None:
             return None
-        user = self.context["request"].user
-        parent = (
-            Message.objects.filter(Q(sender=user) | Q(receiver=user), pk=parent_id)
-            .only("id", "sender_id", "receiver_id")
-            .first()
-        )
+        parent = selectors.message_of(self.context["request"].user, parent_id)
         if parent is None:
             raise serializers.ValidationError("No message of yours has this id.")
         return parent
@@ -144,11 +137,14 @@ class MessageCreateSerializer(serializers.Serializer):
         return attachment
 
     def validate(self, attrs):
-        parent = attrs.get("parent_message")
-        if parent and attrs["receiver"].pk not in (parent.sender_id, parent.receiver_id):
-            raise serializers.ValidationError(
-                {"parent_message": "A reply must go to the other person of the thread."}
-            )
+        errors = rules.new_message_errors(
+            sender=self.context["request"].user,
+            receiver=attrs["receiver"],
+            content=attrs["content"],
+            parent=attrs.get("parent_message"),
+        )
+        if errors:
+            raise serializers.ValidationError(errors)
         return attrs
 
 

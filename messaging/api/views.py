@@ -1,21 +1,19 @@
-from django.contrib.auth import get_user_model, logout
+from django.contrib.auth import logout
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, Throttled
+from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from messaging import selectors, services
 from messaging.api import serializers as s
-from messaging.inbox_cache import cache_per_user
+from messaging.api.caching import cache_per_user
 from messaging.models import Message
-
-User = get_user_model()
 
 UPDATED = inline_serializer("Updated", {"updated": serializers.IntegerField()})
 COUNT = inline_serializer("Count", {"count": serializers.IntegerField()})
@@ -29,8 +27,6 @@ class RegisterView(APIView):
     def post(self, request):
         data = s.RegisterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if User.objects.filter(username__iexact=data.validated_data["username"]).exists():
-            raise serializers.ValidationError({"username": ["This username is taken."]})
         user = services.user_register(**data.validated_data)
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
@@ -116,8 +112,7 @@ class MessageViewSet(
     @extend_schema(request=s.MessageEditSerializer, responses=s.MessageSerializer)
     def partial_update(self, request, *args, **kwargs):
         message = self.get_object()
-        if message.sender_id != request.user.pk:
-            raise PermissionDenied("Only the sender can edit a message.")
+        services.message_check_editable(message=message, editor=request.user)
         data = s.MessageEditSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         message = services.message_edit(
@@ -141,7 +136,7 @@ class MessageViewSet(
     @action(detail=True)
     def thread(self, request, pk=None):
         message = self.get_object()
-        messages = Message.objects.thread(message.pk)
+        messages = selectors.thread_of(message.pk)
         data = s.ThreadMessageSerializer(messages, many=True, context={"request": request}).data
         return Response({"root": messages[0].pk, "messages": data})
 
@@ -191,15 +186,15 @@ class ConversationView(generics.GenericAPIView):
     def get(self, request, user_id: int):
         if user_id > s.MAX_ID:
             raise NotFound("No such user.")
-        other = get_object_or_404(User, pk=user_id)
-        root_ids = self.paginate_queryset(Message.objects.conversation_roots(request.user, other))
+        other = get_object_or_404(selectors.users(), pk=user_id)
+        root_ids = self.paginate_queryset(selectors.conversation_roots(request.user, other))
         context = {"request": request}
         threads = [
             {
                 "root": root_id,
                 "messages": s.ThreadMessageSerializer(messages, many=True, context=context).data,
             }
-            for root_id, messages in Message.objects.threads(root_ids).items()
+            for root_id, messages in selectors.threads(root_ids).items()
         ]
         return self.get_paginated_response(threads)
 

@@ -1,13 +1,13 @@
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from core.commands import JobCommand
 from maintenance.archive import archive_old_records
 from maintenance.progress import ProgressBar
-from maintenance.runs import RunSkipped, recorded_run
 
 
-class Command(BaseCommand):
+class Command(JobCommand):
     help = "Move rows older than --days into the archive, with what cascades from them."
 
     def add_arguments(self, parser):
@@ -39,8 +39,10 @@ class Command(BaseCommand):
         }
         bar = ProgressBar(self.stdout, unit="rows")
         try:
-            with recorded_run("archive_old_records", arguments) as run:
-                result = archive_old_records(
+            result = self.run_job(
+                "archive_old_records",
+                arguments,
+                lambda run: archive_old_records(
                     model,
                     options["date_field"],
                     options["days"],
@@ -49,10 +51,8 @@ class Command(BaseCommand):
                     dry_run=options["dry_run"],
                     run=None if options["dry_run"] else run,
                     progress=lambda r: bar.update(r.total),
-                )
-                run.counts = result.as_counts()
-        except RunSkipped as skipped:
-            raise CommandError(f"{skipped}; this run was recorded as skipped") from skipped
+                ),
+            )
         except FieldDoesNotExist as error:
             raise CommandError(str(error)) from error
         bar.close()

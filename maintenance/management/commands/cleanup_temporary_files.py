@@ -1,10 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from core.commands import JobCommand
 from maintenance.cleanup import CleanupRefused, cleanup_temporary_files
-from maintenance.runs import RunSkipped, recorded_run
 
 
-class Command(BaseCommand):
+class Command(JobCommand):
     help = "Delete regular files older than --max-age-days below DIRECTORY (an allowed root)."
 
     def add_arguments(self, parser):
@@ -15,15 +15,15 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         arguments = {k: options[k] for k in ("directory", "max_age_days", "dry_run")}
         try:
-            with recorded_run("cleanup_temporary_files", arguments) as run:
-                result = cleanup_temporary_files(
+            result = self.run_job(
+                "cleanup_temporary_files",
+                arguments,
+                lambda run: cleanup_temporary_files(
                     options["directory"], options["max_age_days"], dry_run=options["dry_run"]
-                )
-                run.counts = result.as_counts()
+                ),
+            )
         except (CleanupRefused, ValueError) as error:
             raise CommandError(str(error)) from error
-        except RunSkipped as skipped:
-            raise CommandError(f"{skipped}; this run was recorded as skipped") from skipped
         if options["dry_run"]:
             for path in result.deleted:
                 self.stdout.write(f"would delete {path}")

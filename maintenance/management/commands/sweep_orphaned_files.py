@@ -1,10 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from core.commands import JobCommand
 from maintenance.files import sweep_orphaned_files
-from maintenance.runs import RunSkipped, recorded_run
 
 
-class Command(BaseCommand):
+class Command(JobCommand):
     help = "Delete files under MEDIA_ROOT that no row (live or archived) references."
 
     def add_arguments(self, parser):
@@ -15,14 +15,13 @@ class Command(BaseCommand):
         if options["min_age_hours"] < 0:
             raise CommandError("--min-age-hours must be 0 or more")
         arguments = {k: options[k] for k in ("min_age_hours", "dry_run")}
-        try:
-            with recorded_run("sweep_orphaned_files", arguments) as run:
-                run.counts = sweep_orphaned_files(
-                    min_age_hours=options["min_age_hours"], dry_run=options["dry_run"]
-                )
-        except RunSkipped as skipped:
-            raise CommandError(f"{skipped}; this run was recorded as skipped") from skipped
-        counts = run.counts
+        counts = self.run_job(
+            "sweep_orphaned_files",
+            arguments,
+            lambda run: sweep_orphaned_files(
+                min_age_hours=options["min_age_hours"], dry_run=options["dry_run"]
+            ),
+        )
         verb = "would delete" if options["dry_run"] else "deleted"
         self.stdout.write(
             f"checked {counts['checked']} files, {counts['orphans']} orphaned, "

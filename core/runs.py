@@ -1,20 +1,24 @@
-"""Every maintenance run is recorded, logged, and never overlaps another run of its job."""
+"""Every job run is recorded, logged, and never overlaps another run of its job."""
 
 import logging
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import redis
 from django.conf import settings
 from django.utils import timezone
 from django_redis import get_redis_connection
 
-from config.logs import current_run_id
-from maintenance import alerts
-from maintenance.models import MaintenanceRun
+from core.logs import current_run_id
+from core.models import JobRun
+from core.signals import run_failed
 
+T = TypeVar("T")
+
+# The name ops filter the run summaries on (runs were first recorded by the maintenance app).
 logger = logging.getLogger("maintenance.runs")
 
 
@@ -23,8 +27,8 @@ class RunSkipped(Exception):
 
 
 @contextmanager
-def recorded_run(job: str, arguments: dict) -> Iterator[MaintenanceRun]:
-    """Record a MaintenanceRun around the block, under a Redis lock named after the job.
+def recorded_run(job: str, arguments: dict) -> Iterator[JobRun]:
+    """Record a JobRun around the block, under a Redis lock named after the job.
 
     The block sets `run.counts`. A second run while the lock is held is recorded as skipped
     and raises RunSkipped. The lock lives MAINTENANCE_LOCK_TTL seconds and a heartbeat
@@ -33,9 +37,9 @@ def recorded_run(job: str, arguments: dict) -> Iterator[MaintenanceRun]:
     unlocked: every job is safe to run concurrently, only wasteful.
     """
     lock = _Lock(job)
-    run = MaintenanceRun.objects.create(task=job, arguments=arguments)
+    run = JobRun.objects.create(task=job, arguments=arguments)
     if not lock.acquire():
-        _finish(run, MaintenanceRun.Status.SKIPPED)
+        _finish(run, JobRun.Status.SKIPPED)
         raise RunSkipped(f"{job} is already running")
     if lock.held:
         _close_dead_runs(job, current=run)
@@ -43,14 +47,31 @@ def recorded_run(job: str, arguments: dict) -> Iterator[MaintenanceRun]:
     try:
         yield run
     except Exception:
-        _finish(run, MaintenanceRun.Status.FAILED, error=traceback.format_exc())
+        _finish(run, JobRun.Status.FAILED, error=traceback.format_exc())
         _alert(run)
         raise
     else:
-        _finish(run, MaintenanceRun.Status.SUCCEEDED)
+        _finish(run, JobRun.Status.SUCCEEDED)
     finally:
         current_run_id.reset(logged_run)
         lock.release()
+
+
+def run_recorded(job: str, arguments: dict, work: Callable[[JobRun], T]) -> T:
+    """Run `work(run)` as a recorded run of `job` and record what its result counts.
+
+    The one way every job runs, from a task (core.tasks.recorded_task) or a command
+    (core.commands.JobCommand). Raises RunSkipped when another run holds the job's lock.
+    """
+    with recorded_run(job, arguments) as run:
+        result = work(run)
+        run.counts = counts_of(result)
+    return result
+
+
+def counts_of(result) -> dict:
+    """A job's result as the run records it: its `as_counts()`, or the dict it is."""
+    return result.as_counts() if hasattr(result, "as_counts") else dict(result)
 
 
 def lock_name(job: str) -> str:
@@ -95,27 +116,23 @@ class _Lock:
             logger.warning("could not release the lock %s: %s", self.lock.name, error)
 
 
-def _close_dead_runs(job: str, *, current: MaintenanceRun) -> None:
+def _close_dead_runs(job: str, *, current: JobRun) -> None:
     """Runs of this job still marked running lost their worker: we hold the job's lock."""
-    MaintenanceRun.objects.filter(task=job, status=MaintenanceRun.Status.RUNNING).exclude(
-        pk=current.pk
-    ).update(
-        status=MaintenanceRun.Status.FAILED,
+    JobRun.objects.filter(task=job, status=JobRun.Status.RUNNING).exclude(pk=current.pk).update(
+        status=JobRun.Status.FAILED,
         finished_at=timezone.now(),
         error="The worker running this job was lost; a later run took over.",
     )
 
 
-def _alert(run: MaintenanceRun) -> None:
+def _alert(run: JobRun) -> None:
     """Tell ops now; the periodic checks retry whatever this could not record or send."""
-    try:
-        if alert := alerts.alert_failed_run(run):
-            alerts.deliver(alert)
-    except Exception:
-        logger.exception("could not alert on the failure of run %s", run.pk)
+    for _, result in run_failed.send_robust(sender=JobRun, run=run):
+        if isinstance(result, Exception):
+            logger.error("could not alert on the failure of run %s", run.pk, exc_info=result)
 
 
-def _finish(run: MaintenanceRun, status: str, *, error: str = "") -> None:
+def _finish(run: JobRun, status: str, *, error: str = "") -> None:
     run.status, run.error, run.finished_at = status, error, timezone.now()
     run.save(update_fields=["status", "error", "finished_at", "counts"])
     seconds = (run.finished_at - run.started_at).total_seconds()

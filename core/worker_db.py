@@ -13,14 +13,14 @@ from celery.signals import task_failure, task_postrun, task_prerun
 from django.db import close_old_connections, connections
 
 
-@task_prerun.connect(dispatch_uid="config.worker_db.prerun")
-@task_postrun.connect(dispatch_uid="config.worker_db.postrun")
+@task_prerun.connect(dispatch_uid="core.worker_db.prerun")
+@task_postrun.connect(dispatch_uid="core.worker_db.postrun")
 def recycle_old_connections(sender=None, **kwargs):
     if not getattr(sender.request, "is_eager", False):
         close_old_connections()
 
 
-@task_failure.connect(dispatch_uid="config.worker_db.failure")
+@task_failure.connect(dispatch_uid="core.worker_db.failure")
 def drop_connections_after_failure(sender=None, **kwargs):
     if not getattr(sender.request, "is_eager", False):
         connections.close_all()

@@ -29,9 +29,11 @@ from functools import wraps
 from django.core.cache import caches
 from django.db import models
 
+from core import versioned_cache
+from core.versioned_cache import MISSING
+
 logger = logging.getLogger(__name__)
 
-_MISSING = object()
 # How long a computing caller holds the lock (its death frees it after this), and how long
 # the others wait for its result before computing it themselves.
 LOCK_SECONDS = 30
@@ -55,13 +57,11 @@ def cache_result(
         def wrapper(*args, **kwargs):
             cache = caches[cache_alias]
             key = entry_key(args, kwargs)
-            # One round trip: the entry is stored with the generation it was computed in and
-            # is valid only while that generation is current (invalidate_all replaces it).
-            found = cache.get_many([generation_key, key])
-            generation, entry = found.get(generation_key), found.get(key)
-            if generation is not None and entry is not None and entry[0] == generation:
-                return entry[1]
-            generation = generation or _current_generation(cache, generation_key)
+            # The entry is valid only while the generation it was computed in is current
+            # (invalidate_all replaces it): core.versioned_cache.
+            value, generation = versioned_cache.read(cache, generation_key, key)
+            if value is not MISSING:
+                return value
             lock_key = f"{key}:lock"
             if cache.add(lock_key, 1, LOCK_SECONDS):
                 try:
@@ -69,7 +69,7 @@ def cache_result(
                 finally:
                     cache.delete(lock_key)
             value = _wait_for(cache, key, lock_key, generation)
-            if value is not _MISSING:
+            if value is not MISSING:
                 return value
             return _compute_and_store(cache, func, args, kwargs, key, generation, timeout)
 
@@ -86,28 +86,23 @@ def cache_result(
     return decorator
 
 
-def _current_generation(cache, generation_key: str) -> str:
-    return cache.get_or_set(generation_key, uuid.uuid4().hex, timeout=None) or ""
-
-
 def _compute_and_store(cache, func, args, kwargs, key, generation, timeout):
     value = func(*args, **kwargs)
-    cache.set(key, (generation, value), timeout)
+    versioned_cache.store(cache, key, generation, value, timeout)
     return value
 
 
 def _wait_for(cache, key: str, lock_key: str, generation: str):
-    """Poll for the lock holder's result; _MISSING once the lock is gone or the wait is over."""
+    """Poll for the lock holder's result; MISSING once the lock is gone or the wait is over."""
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
         found = cache.get_many([key, lock_key])
-        entry = found.get(key)
-        if entry is not None and entry[0] == generation:
-            return entry[1]
+        if (value := versioned_cache.current(found.get(key), generation)) is not MISSING:
+            return value
         if lock_key not in found:  # the holder finished or died, or the cache is down
             break
-    return _MISSING
+    return MISSING
 
 
 def _fingerprint(args: tuple, kwargs: dict) -> str:

@@ -1,0 +1,12 @@
+"""Signals the plumbing sends, for the apps to act on without the plumbing knowing them."""
+
+from django.dispatch import Signal
+
+# Sent in an archive batch's transaction before its rows of `sender` leave the table, with
+# `pks` and `using`: the archive deletes without the model signals (maintenance.archive), so
+# what must react to rows going away, such as a cache of them, listens here.
+pre_archive = Signal()
+
+# Sent (sender: the JobRun) when a recorded run has failed and its record says so: the ops
+# app alerts on it. A receiver's error is logged, never raised into the job.
+run_failed = Signal()

@@ -1,0 +1,91 @@
+"""What every task shares: the publish-safe base class, one retry policy, recorded jobs."""
+
+import inspect
+import logging
+from collections.abc import Callable
+from functools import partial, wraps
+
+from celery import shared_task
+from celery.contrib.django.task import DjangoTask
+from django.db import OperationalError, transaction
+
+from core.runs import RunSkipped, counts_of, run_recorded
+
+logger = logging.getLogger(__name__)
+
+# A database that restarts or fails over raises OperationalError for a few seconds: every
+# task retries it with backoff (tasks are idempotent: they take ids and refetch).
+RETRY_ON_DB_ERRORS = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+def task(**options) -> Callable:
+    """`shared_task` with the platform's retry policy."""
+    return shared_task(**RETRY_ON_DB_ERRORS, **options)
+
+
+def recorded_task(job: str, **options) -> Callable:
+    """A task whose every run is recorded as a run of `job` (core.runs.run_recorded).
+
+    The call's arguments are recorded (defaults applied); the function's result is what the
+    run counts, and what the task returns. If the function takes `run`, it gets the run
+    (to link what it writes to it). A run skipped because another run holds the job's lock
+    returns None.
+    """
+
+    def decorator(func: Callable) -> Callable:
+        signature = inspect.signature(func)
+        wants_run = "run" in signature.parameters
+
+        @wraps(func)
+        def run_job(*args, **kwargs):
+            bound = signature.bind_partial(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = {k: v for k, v in bound.arguments.items() if k != "run"}
+
+            def work(run):
+                return func(*args, **kwargs, **({"run": run} if wants_run else {}))
+
+            try:
+                return counts_of(run_recorded(job, arguments, work))
+            except RunSkipped:
+                return None
+
+        return task(**options)(run_job)
+
+    return decorator
+
+
+class PublishSafeTask(DjangoTask):
+    """A Django task whose ``delay_on_commit`` survives a dead broker.
+
+    Celery's own ``delay_on_commit`` lets a publish error escape from the commit, turning a
+    saved message into a 500. Here the error is logged and the caller carries on: every
+    task published this way has a reconcile job (or an inline fallback) that catches up.
+    """
+
+    #: When publishing fails, run the task in this process instead (for short tasks whose
+    #: input would otherwise be lost, such as the old content of an edited message).
+    run_inline_if_unpublished = False
+
+    def delay_on_commit(self, *args, **kwargs) -> None:
+        transaction.on_commit(partial(self.publish_or_fallback, args, kwargs))
+
+    def publish_or_fallback(self, args: tuple, kwargs: dict) -> bool:
+        """Publish now; on failure log, maybe run inline, and return False."""
+        try:
+            self.apply_async(args, kwargs)
+            return True
+        except Exception:
+            logger.exception("could not publish %s%r; the broker may be down", self.name, args)
+        if self.run_inline_if_unpublished:
+            try:
+                self.run(*args, **kwargs)
+            except Exception:
+                logger.exception("inline fallback of %s%r failed", self.name, args)
+        return False

@@ -1,0 +1,42 @@
+"""What a message must be, in one place: the model's pre-save guard, the API's serializer and
+the compose form all ask these functions (lookups such as "who is this username" stay with
+the form and the serializer; who may edit is services.message_check_editable)."""
+
+from django.conf import settings
+
+
+def content_error(content: str | None) -> str | None:
+    """Why this content cannot be sent, or None."""
+    content = content or ""
+    if not content.strip():
+        return "Content must not be empty."
+    if len(content) > settings.MESSAGE_MAX_LENGTH:
+        return (
+            f"Content must be at most {settings.MESSAGE_MAX_LENGTH} characters "
+            f"(it has {len(content)})."
+        )
+    return None
+
+
+def new_message_errors(*, sender, receiver, content: str | None, parent=None) -> dict[str, str]:
+    """What is wrong with a message about to be sent, by field; empty when it may be sent.
+
+    `parent` needs only its sender_id and receiver_id loaded.
+    """
+    errors = {}
+    if reason := content_error(content):
+        errors["content"] = reason
+    if sender is None or receiver is None:
+        errors["receiver"] = "A message needs a sender and a receiver."
+        return errors
+    if sender.pk == receiver.pk:
+        errors["receiver"] = "You cannot send a message to yourself."
+    elif not receiver.is_active:
+        errors["receiver"] = "This user is not active."
+    if not sender.is_active:
+        errors["sender"] = "Inactive users cannot send messages."
+    if parent is not None and {parent.sender_id, parent.receiver_id} != {sender.pk, receiver.pk}:
+        errors["parent_message"] = (
+            "A reply must stay between the thread's two people: send it to the other person."
+        )
+    return errors

@@ -1,0 +1,61 @@
+"""The code's shape: who may import whom (scripts/import_graph.py draws the graph)."""
+
+import importlib.util
+import re
+import subprocess
+import sys
+
+from tests.servers import ROOT
+
+
+def load_import_graph():
+    spec = importlib.util.spec_from_file_location("import_graph", ROOT / "scripts/import_graph.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def reachable(edges: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(edges.get(name, ()))
+    return seen
+
+
+def test_no_module_or_package_imports_itself_through_others():
+    result = subprocess.run(
+        [sys.executable, "scripts/import_graph.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.strip() == "no cycles"
+
+
+def test_the_plumbing_knows_no_app_and_messaging_does_not_know_the_ops_app():
+    edges = load_import_graph().graph()
+    for name, targets in edges.items():
+        apps = {t.split(".")[0] for t in targets}
+        if name.startswith("core"):
+            assert not apps & {"messaging", "maintenance", "config", "celery_app"}, name
+        if name.startswith("messaging"):
+            assert "maintenance" not in apps, name
+
+
+def test_the_model_layer_does_not_import_the_api_framework():
+    graph = load_import_graph()
+    edges, paths = graph.graph(), graph.modules()
+    for name in reachable(edges, "messaging.models"):
+        assert "rest_framework" not in paths[name].read_text(), name
+
+
+def test_every_environment_variable_the_settings_read_is_in_the_readme():
+    settings_source = (ROOT / "config/settings.py").read_text()
+    names = set(re.findall(r'env(?:_int|_float|_bool|_list)?\(\s*"([A-Z0-9_]+)"', settings_source))
+    readme = (ROOT / "README.md").read_text()
+    assert len(names) > 40
+    assert sorted(n for n in names if f"`{n}`" not in readme) == []
