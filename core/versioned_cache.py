@@ -34,8 +34,14 @@ def current(entry, version: str | None):
 
 
 def mint(cache, version_key: str) -> str:
-    """The current version, a new one if there is none (or "" if the cache is down)."""
-    return cache.get_or_set(version_key, uuid.uuid4().hex, timeout=None) or ""
+    """The current version, a new one if there is none (or "" if the cache is down).
+
+    Works on a Django cache and on django-redis's client (which raises its errors).
+    """
+    token = uuid.uuid4().hex
+    if cache.add(version_key, token, None):
+        return token
+    return cache.get(version_key) or ""
 
 
 def store(cache, entry_key: str, version: str, value, timeout: float | None) -> None:
