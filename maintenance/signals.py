@@ -3,7 +3,7 @@ start-up report of its schedules."""
 
 import logging
 
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
 from core import stored
@@ -21,32 +21,34 @@ def alert_failed_run(sender, run, **kwargs):
 
 
 def file_pre_save(sender, instance, raw=False, **kwargs):
-    if raw or instance._state.adding:
+    # Not `_state.adding`: a new instance saved with an existing primary key replaces a row.
+    if raw or instance.pk is None:
         return
-    instance._replaced_files = files.replaced_names(instance)
+    instance._replaced_files = files.replaced(instance)
 
 
 def file_post_save(sender, instance, raw=False, **kwargs):
-    if names := instance.__dict__.pop("_replaced_files", None):
-        tasks.delete_files_on_commit(names)
+    if replaced := instance.__dict__.pop("_replaced_files", None):
+        tasks.delete_files_on_commit(replaced)
 
 
-def file_post_delete(sender, instance, **kwargs):
-    if names := files.names_of(instance):
+def file_pre_delete(sender, instance, origin=None, **kwargs):
+    # Before the delete: after it, a field the instance was loaded without cannot be read.
+    if names := files.names_before_delete(instance, origin):
         tasks.delete_files_on_commit(names)
 
 
 def connect_file_receivers() -> None:
-    """Connect the receivers to each model that has files, and only to those.
+    """Connect the receivers to each model whose files follow its rows, and only to those.
 
     Per-model connections keep the others fast-deletable (no signal, no row loading).
     """
-    for model, _ in files.models_with_files():
+    for model, _ in files.models_with_files(managed=True):
         stored.track(model)
         uid = model._meta.label
         pre_save.connect(file_pre_save, sender=model, dispatch_uid=f"files.pre_save.{uid}")
         post_save.connect(file_post_save, sender=model, dispatch_uid=f"files.post_save.{uid}")
-        post_delete.connect(file_post_delete, sender=model, dispatch_uid=f"files.delete.{uid}")
+        pre_delete.connect(file_pre_delete, sender=model, dispatch_uid=f"files.delete.{uid}")
 
 
 def log_schedules(sender=None, **kwargs) -> None:

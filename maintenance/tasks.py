@@ -15,21 +15,29 @@ LONG = {
 
 
 @task()
-def delete_files(names: list[str]) -> dict:
-    """Delete these storage names unless a row still references them (idempotent)."""
-    return files.delete_unreferenced(names)
+def delete_files(names: list[str], field: str | None = None) -> dict:
+    """Delete these names from the storage of `field` (None: the default storage) unless a
+    row still references them (idempotent)."""
+    return files.delete_unreferenced(names, field)
 
 
-def delete_files_on_commit(names: list[str]) -> None:
-    """Hand these names to deletion tasks once the transaction commits, in batches."""
-    after_commit("files.delete_on_commit", names, _publish_deletions)
+def delete_files_on_commit(files_: list[tuple[str | None, str]]) -> None:
+    """Hand these (storage label, name) to deletion tasks once the transaction commits, in
+    batches of one storage."""
+    after_commit("files.delete_on_commit", files_, _publish_deletions)
 
 
-def _publish_deletions(names: list[str]) -> None:
-    names = sorted(set(names))
-    for start in range(0, len(names), files.NAMES_PER_TASK):
-        # A failed publish leaves orphans, never a lost file: sweep_orphaned_files finds them.
-        delete_files.publish_or_fallback((names[start : start + files.NAMES_PER_TASK],), {})
+def _publish_deletions(files_: list[tuple[str | None, str]]) -> None:
+    by_storage: dict[str | None, set[str]] = {}
+    for storage, name in files_:
+        by_storage.setdefault(storage, set()).add(name)
+    for storage, names in sorted(by_storage.items(), key=lambda item: item[0] or ""):
+        names = sorted(names)
+        options = {"field": storage} if storage else {}
+        for start in range(0, len(names), files.NAMES_PER_TASK):
+            # A failed publish leaves orphans, never a lost file: the sweep finds them.
+            batch = names[start : start + files.NAMES_PER_TASK]
+            delete_files.publish_or_fallback((batch,), options)
 
 
 @recorded_task("archive_old_records", **LONG)

@@ -1,7 +1,7 @@
 """Thin receivers: a guard, then a hand-off of ids to a task once the transaction commits."""
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
 from core import stored
@@ -32,9 +32,11 @@ def message_post_save(sender, instance, created, raw=False, **kwargs):
         tasks.record_edit.delay_on_commit(instance.pk, **edit)
 
 
-@receiver(post_delete, sender=Message, dispatch_uid="messaging.message_post_delete")
-def message_post_delete(sender, instance, **kwargs):
-    inbox_cache.invalidate_on_commit(instance.sender_id, instance.receiver_id)
+@receiver(pre_delete, sender=Message, dispatch_uid="messaging.message_pre_delete")
+def message_pre_delete(sender, instance, origin=None, **kwargs):
+    # Before the delete: a message loaded with `.only("id")` cannot read them after it.
+    people = stored.values_before_delete(instance, ["sender_id", "receiver_id"], origin)
+    inbox_cache.invalidate_on_commit(*people.values())
 
 
 @receiver(pre_archive, sender=Message, dispatch_uid="messaging.message_pre_archive")
