@@ -11,6 +11,6 @@ app = Celery("platform", task_cls="core.tasks:PublishSafeTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# After `app`: importing the config package imports this module. Connects the tasks'
-# database connection reuse.
-from core import worker_db  # noqa: E402, F401
+# After `app`: importing the config package imports this module. Importing these connects
+# the kombu guard (workers survive a Redis outage) and the tasks' database connection reuse.
+from core import kombu_fixes, worker_db  # noqa: E402, F401

@@ -24,6 +24,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from core import kombu_fixes
 from devtools.factories import MessageFactory, UserFactory
 from maintenance.models import ArchivedRecord, MaintenanceRun
 from messaging import services
@@ -146,29 +147,27 @@ def test_redis_down_while_users_write_loses_nothing(private_redis, tmp_path, cap
     assert missing > 0  # the outage really cost some publishes
 
 
-def test_ack_and_restore_through_a_dead_channel_do_not_raise(private_redis):
-    """What the removed kombu guard was for (docs/reliability.md): a late ack, and the restore
-    of unacked messages, through a channel whose Redis died and came back. If a kombu upgrade
-    breaks this again, the guard must come back (gated to that version)."""
+def test_dead_channel_restore_needs_the_kombu_guard_and_loses_nothing(private_redis):
+    """The state a lost broker connection leaves a worker's channel in when an ack failed
+    (core/kombu_fixes.py): closing it restores the unacked message through a transport with
+    no client. Unguarded, kombu raises (the worker's "Unrecoverable error"); guarded, the
+    close goes through and the message waits in Redis for the visibility timeout."""
+    assert kombu_fixes.needed(), "kombu was upgraded: is the guard still needed?"
     connection = kombu.Connection(private_redis.url(0))
-    channel = connection.channel()
+    channel = connection.default_channel
     queue = kombu.Queue("dead-channel", channel=channel)
     queue.declare()
-    producer = kombu.Producer(channel)
-    for n in range(2):
-        producer.publish({"n": n}, routing_key="dead-channel")
-    first, second = queue.get(no_ack=False), queue.get(no_ack=False)
-    private_redis.stop()
-    with pytest.raises(redis.ConnectionError):
-        producer.publish({"n": 2}, routing_key="dead-channel", retry=False)
-    connection.collect()
-    private_redis.start()
-    try:
-        first.ack()
-        channel.qos.restore_unacked()
-        assert second.delivery_tag not in channel.qos._delivered
-    finally:
-        connection.release()
+    kombu.Producer(channel).publish({"n": 1}, routing_key="dead-channel")
+    message = queue.get(no_ack=False)
+    unacked = redis.Redis.from_url(private_redis.url(0))
+    assert unacked.hlen("unacked") == 1
+    channel._disconnect_pools()  # what Connection.collect() leaves behind
+    connection._transport.client = None
+    with pytest.raises(AttributeError, match="hostname"):
+        kombu_fixes.UNGUARDED["restore_unacked"](channel.qos)
+    channel.close()  # the guarded restore: no error
+    assert unacked.hlen("unacked") == 1
+    assert message.delivery_tag.encode() in unacked.hkeys("unacked")
 
 
 def test_worker_killed_mid_purge_finishes_after_restart(private_redis, tmp_path, capsys):
