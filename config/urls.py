@@ -1,6 +1,7 @@
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_replace
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -24,6 +25,19 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Django's account views without the password reset: it mails a link, and the platform
+    # sends mail only to ops (alerts); a forgotten password is reset by an admin.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password_change/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
     path("", include("messaging.urls")),
 ]

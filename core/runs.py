@@ -1,5 +1,6 @@
 """Every job run is recorded, logged, and never overlaps another run of its job."""
 
+import json
 import logging
 import threading
 import traceback
@@ -36,6 +37,10 @@ def recorded_run(job: str, arguments: dict) -> Iterator[JobRun]:
     and the redelivered task can run. If Redis cannot be reached the run goes ahead
     unlocked: every job is safe to run concurrently, only wasteful.
     """
+    try:  # the run records them: plain JSON only (PostgreSQL refuses NaN, for one)
+        json.dumps(arguments, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{job}: its arguments must be plain JSON values ({error})") from None
     lock = _Lock(job)
     run = JobRun.objects.create(task=job, arguments=arguments)
     if not lock.acquire():

@@ -6,7 +6,9 @@ to, never the link), then directories left empty. The walk is file-descriptor ba
 symbolic link mid-walk cannot redirect a deletion outside the root.
 """
 
+import argparse
 import errno
+import math
 import os
 import stat
 import time
@@ -17,6 +19,28 @@ from django.conf import settings
 
 # At most this many paths are listed in a result (the counts are always complete).
 LISTED_PATHS = 1000
+
+
+def age(value, name: str) -> float:
+    """`value` as an age (days, hours): a finite number, 0 or more, or a ValueError saying so.
+
+    NaN compares false with everything: unchecked, it makes every file old.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{name} must be a finite number of 0 or more, not {value!r}")
+    return number
+
+
+def age_argument(text: str) -> float:
+    """The argparse type of the commands' age options."""
+    try:
+        return age(text, "the age")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class CleanupRefused(ValueError):
@@ -78,8 +102,7 @@ def cleanup_temporary_files(
     directory: str | os.PathLike, max_age_days: float = 7, *, dry_run: bool = False
 ) -> CleanupResult:
     """Delete regular files older than `max_age_days` below `directory`, then empty dirs."""
-    if max_age_days < 0:
-        raise ValueError("max_age_days must be >= 0")
+    max_age_days = age(max_age_days, "max_age_days")
     root = allowed_root(directory)
     cutoff = time.time() - max_age_days * 86400
     result = CleanupResult(directory=str(root), dry_run=dry_run)

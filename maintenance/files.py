@@ -26,6 +26,7 @@ from django.db import models
 from django.dispatch import Signal
 
 from core.stored import stored_row, values_before_delete
+from maintenance.cleanup import age
 from maintenance.models import ArchivedRecord
 
 logger = logging.getLogger(__name__)
@@ -174,6 +175,7 @@ def sweep_orphaned_files(*, min_age_hours: float = 24, dry_run: bool = False) ->
     inside MEDIA_ROOT to nobody: their names are not default-storage names. Names are checked
     a chunk at a time, so memory does not grow with the number of rows or files.
     """
+    min_age_hours = age(min_age_hours, "min_age_hours")
     counts = {"checked": 0, "orphans": 0, "deleted": 0, "errors": 0}
     for chunk in _chunks(_old_media_files(min_age_hours), NAMES_PER_TASK):
         counts["checked"] += len(chunk)

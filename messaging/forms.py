@@ -42,8 +42,8 @@ class ComposeForm(forms.Form):
 
     def clean_attachment(self):
         attachment = self.cleaned_data.get("attachment")
-        if attachment and attachment.size > settings.ATTACHMENT_MAX_BYTES:
-            raise forms.ValidationError("An attachment may be at most 10 MB.")
+        if reason := rules.attachment_error(attachment):
+            raise forms.ValidationError(reason)
         return attachment
 
     def clean(self):
@@ -75,16 +75,8 @@ class EditForm(ContentForm):
 
 
 class PasswordConfirmForm(forms.Form):
+    """The password that confirms an account's deletion (services.account_delete checks it)."""
+
     password = forms.CharField(
         label="Your password", strip=False, widget=forms.PasswordInput(attrs={"autofocus": True})
     )
-
-    def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.user = user
-
-    def clean_password(self):
-        password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
-            raise forms.ValidationError("The password is not correct.")
-        return password

@@ -2,6 +2,8 @@
 the compose form all ask these functions (lookups such as "who is this username" stay with
 the form and the serializer; who may edit is services.message_check_editable)."""
 
+import os
+
 from django.conf import settings
 
 
@@ -40,3 +42,15 @@ def new_message_errors(*, sender, receiver, content: str | None, parent=None) ->
             "A reply must stay between the thread's two people: send it to the other person."
         )
     return errors
+
+
+def attachment_error(attachment) -> str | None:
+    """Why this uploaded file cannot be attached, or None."""
+    if attachment is None:
+        return None
+    name = os.path.basename(attachment.name or "")
+    if name in ("", ".", ".."):
+        return "An attachment needs a file name."
+    if attachment.size > settings.ATTACHMENT_MAX_BYTES:
+        return f"An attachment may be at most {settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)} MB."
+    return None

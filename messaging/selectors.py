@@ -105,8 +105,9 @@ def message_of(user, message_id: int) -> Message | None:
 
 
 def users_matching(query: str) -> QuerySet:
-    users = User.objects.filter(is_active=True).only("id", "username").order_by("username")
-    return users.filter(username__icontains=query) if query else users
+    """Active people whose username holds `query`; staff accounts are not listed."""
+    users = User.objects.filter(is_active=True, is_staff=False, username__icontains=query)
+    return users.only("id", "username").order_by("username")
 
 
 def unread_notification_count(user) -> int:

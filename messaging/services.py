@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -38,15 +38,34 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
     return user
 
 
-def account_delete(*, user: User, password: str) -> None:
+class TooManyAttempts(Exception):
+    """The account's password was guessed wrong too often from here (django-axes)."""
+
+
+def password_confirm(*, request, user: User, password: str) -> None:
+    """Check the user's password the way a login does, so wrong guesses count towards the
+    login lockout (django-axes, per username and address): ValidationError when wrong,
+    TooManyAttempts when locked out."""
+    confirmed = authenticate(request, username=user.get_username(), password=password)
+    if getattr(request, "axes_locked_out", False):
+        raise TooManyAttempts("Too many wrong passwords; try again later.")
+    if confirmed is None or confirmed.pk != user.pk:
+        raise ValidationError({"password": "The password is not correct."})
+
+
+def account_delete(*, user: User, password: str, request=None) -> None:
     """Lock the account at once and leave its data to the purge task.
+
+    With the `request`, the password is checked as a login (see password_confirm).
 
     From this commit on the user cannot log in (inactive, no usable password, so every
     session's auth hash is stale, no token). The AccountDeletion row hands the purge to a
     task (messaging.signals) and stays until the purge has finished, so a purge whose
     publish was lost is found again by the reconcile job.
     """
-    if not user.check_password(password):
+    if request is not None:
+        password_confirm(request=request, user=user, password=password)
+    elif not user.check_password(password):
         raise ValidationError({"password": "The password is not correct."})
     with transaction.atomic():
         AccountDeletion.objects.get_or_create(user=user)

@@ -172,10 +172,18 @@ def badge(request):
 
 @login_required
 def delete_account(request):
-    form = PasswordConfirmForm(request.POST or None, user=request.user)
+    form = PasswordConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.account_delete(user=request.user, password=form.cleaned_data["password"])
-        logout(request)
-        flash.success(request, "Your account is deleted. Its messages are being removed.")
-        return redirect("login")
+        try:
+            services.account_delete(
+                user=request.user, password=form.cleaned_data["password"], request=request
+            )
+        except services.TooManyAttempts as error:
+            form.add_error("password", str(error))
+        except ValidationError as error:
+            form.add_error("password", error.message_dict["password"])
+        else:
+            logout(request)
+            flash.success(request, "Your account is deleted. Its messages are being removed.")
+            return redirect("login")
     return render(request, "messaging/delete_account.html", {"form": form})

@@ -22,7 +22,10 @@ def test_api_survives_generated_requests(tmp_path, capsys):
     services.message_send(sender=other, receiver=user, content="seed")
     token = Token.objects.create(user=user).key
     server, base = start_server(
-        tmp_path / "server.log", THROTTLE_AUTH_RATE="100000/min", AXES_FAILURE_LIMIT="100000"
+        tmp_path / "server.log",
+        THROTTLE_AUTH_RATE="100000/min",
+        THROTTLE_AUTH_USERNAME_RATE="100000/min",
+        AXES_FAILURE_LIMIT="100000",
     )
     try:
         result = subprocess.run(

@@ -1,14 +1,19 @@
+from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
+from django.http.multipartparser import MultiPartParserError
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import DataAndFiles, JSONParser, MultiPartParser
 
 
 class StrictJSONParser(JSONParser):
-    """JSON whose strings are all valid Unicode: "\\ud800" alone cannot be stored anywhere."""
+    """JSON whose strings are all valid Unicode ("\\ud800" alone cannot be stored anywhere),
+    and whose nesting Python can parse (a document nested ~1,000 deep is a 400)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
         try:
+            data = super().parse(stream, media_type, parser_context)
             _check_encodable(data)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.") from None
         except UnicodeEncodeError as error:
             raise ParseError("JSON parse error - a string holds an unpaired surrogate.") from error
         return data
@@ -24,3 +29,28 @@ def _check_encodable(value) -> None:
     elif isinstance(value, list):
         for item in value:
             _check_encodable(item)
+
+
+class _NamedFilesParser(DjangoMultiPartParser):
+    def sanitize_file_name(self, file_name):
+        # Django drops a file whose name is "..", "." or "a/..": the request would then look
+        # as if no file had been sent, and be answered 201. Say what is wrong instead.
+        sanitized = super().sanitize_file_name(file_name)
+        if sanitized is None:
+            raise MultiPartParserError(f"the uploaded file's name {file_name!r} is not a file name")
+        return sanitized
+
+
+class StrictMultiPartParser(MultiPartParser):
+    """Multipart forms whose files all have a usable name."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = parser_context["request"]
+        encoding = parser_context.get("encoding") or "utf-8"
+        meta = request.META.copy()
+        meta["CONTENT_TYPE"] = media_type
+        try:
+            data, files = _NamedFilesParser(meta, stream, request.upload_handlers, encoding).parse()
+        except MultiPartParserError as error:
+            raise ParseError(f"Multipart form parse error - {error}") from error
+        return DataAndFiles(data, files)

@@ -31,6 +31,11 @@ class UserSerializer(serializers.ModelSerializer):
         fields = ["id", "username"]
 
 
+class UserSearchSerializer(serializers.Serializer):
+    # Short searches would list everybody, one letter at a time.
+    search = serializers.CharField(min_length=3, max_length=150)
+
+
 class RegisterSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
@@ -131,9 +136,8 @@ class MessageCreateSerializer(serializers.Serializer):
         return parent
 
     def validate_attachment(self, attachment):
-        if attachment and attachment.size > settings.ATTACHMENT_MAX_BYTES:
-            limit = settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)
-            raise serializers.ValidationError(f"An attachment may be at most {limit} MB.")
+        if reason := rules.attachment_error(attachment):
+            raise serializers.ValidationError(reason)
         return attachment
 
     def validate(self, attrs):

@@ -8,11 +8,14 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from messaging import selectors, services
 from messaging.api import serializers as s
 from messaging.api.caching import cache_per_user
+from messaging.api.throttles import UsernameRateThrottle
 from messaging.models import Message
 
 UPDATED = inline_serializer("Updated", {"updated": serializers.IntegerField()})
@@ -32,6 +35,9 @@ class RegisterView(APIView):
 
 
 class TokenView(ObtainAuthToken):
+    # ObtainAuthToken has no throttles of its own (throttle_classes = ()) and DRF's parsers.
+    throttle_classes = [ScopedRateThrottle, UsernameRateThrottle]
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
     throttle_scope = "auth"
 
     def post(self, request, *args, **kwargs):
@@ -55,7 +61,12 @@ class MeView(APIView):
     def delete(self, request):
         data = s.PasswordSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.account_delete(user=request.user, password=data.validated_data["password"])
+        try:
+            services.account_delete(
+                user=request.user, password=data.validated_data["password"], request=request
+            )
+        except services.TooManyAttempts as error:
+            raise Throttled(detail=str(error)) from None
         logout(request)
         return Response(
             {"detail": "Your account is deleted; its data is being removed."},
@@ -222,9 +233,17 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 class UserViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.UserSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("search", str)])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("search", str, required=True, description="3 characters or more.")
+        ]
+    )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.users_matching(self.request.query_params.get("search", "")[:150])
+        if getattr(self, "swagger_fake_view", False):
+            return selectors.users_matching("")
+        query = s.UserSearchSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.users_matching(query.validated_data["search"])

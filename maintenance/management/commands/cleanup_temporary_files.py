@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
 from core.commands import JobCommand
-from maintenance.cleanup import CleanupRefused, cleanup_temporary_files
+from maintenance.cleanup import CleanupRefused, age_argument, cleanup_temporary_files
 
 
 class Command(JobCommand):
@@ -9,7 +9,7 @@ class Command(JobCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("directory")
-        parser.add_argument("--max-age-days", type=float, default=7)
+        parser.add_argument("--max-age-days", type=age_argument, default=7)
         parser.add_argument("--dry-run", action="store_true", help="list, delete nothing")
 
     def handle(self, *args, **options):

@@ -1,6 +1,5 @@
-from django.core.management.base import CommandError
-
 from core.commands import JobCommand
+from maintenance.cleanup import age_argument
 from maintenance.files import sweep_orphaned_files
 
 
@@ -8,12 +7,10 @@ class Command(JobCommand):
     help = "Delete files under MEDIA_ROOT that no row (live or archived) references."
 
     def add_arguments(self, parser):
-        parser.add_argument("--min-age-hours", type=float, default=24)
+        parser.add_argument("--min-age-hours", type=age_argument, default=24)
         parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
 
     def handle(self, *args, **options):
-        if options["min_age_hours"] < 0:
-            raise CommandError("--min-age-hours must be 0 or more")
         arguments = {k: options[k] for k in ("min_age_hours", "dry_run")}
         counts = self.run_job(
             "sweep_orphaned_files",

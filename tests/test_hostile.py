@@ -1,0 +1,200 @@
+"""A hostile world (issue 14): guessing, spoofed addresses, malformed input, shared caches.
+Each test failed before its fix; docs/reliability.md has a row for each."""
+
+import json
+import math
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.test import RequestFactory
+from rest_framework.test import APIClient
+
+from core.clients import client_address
+from core.models import JobRun
+from devtools.factories import PASSWORD, MessageFactory, UserFactory
+from maintenance import cleanup, files, tasks
+from messaging import services
+from messaging.models import Message
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "/api/v1/auth/token/"
+
+
+def statuses(responses) -> list[int]:
+    return [r.status_code for r in responses]
+
+
+def test_the_token_endpoint_is_throttled_per_address():
+    client = APIClient()
+    tries = [
+        client.post(TOKEN, {"username": f"nobody{n}", "password": "guess"}, format="json")
+        for n in range(25)
+    ]
+    assert statuses(tries[:20]) == [400] * 20
+    assert 429 in statuses(tries[20:])
+
+
+def test_one_username_is_throttled_whatever_address_guesses_it(user):
+    client = APIClient()
+    tries = [
+        client.post(
+            TOKEN,
+            {"username": user.username, "password": f"guess{n}"},
+            format="json",
+            REMOTE_ADDR=f"10.0.{n}.1",
+        )
+        for n in range(12)
+    ]
+    assert statuses(tries[:10]) == [400] * 10
+    assert statuses(tries[10:]) == [429, 429]
+
+
+def test_user_search_lists_no_staff_and_needs_three_characters(api):
+    UserFactory(username="zeus", is_staff=True)
+    UserFactory(username="zeno")
+    found = api.get("/api/v1/users/?search=zen").json()["results"]
+    assert [u["username"] for u in found] == ["zeno"]
+    assert api.get("/api/v1/users/?search=zeu").json()["results"] == []
+    for query in ("", "?search=", "?search=z"):
+        response = api.get(f"/api/v1/users/{query}")
+        assert response.status_code == 400
+        assert "search" in response.json()
+
+
+def test_a_forwarded_for_header_is_not_a_new_client():
+    client = APIClient()
+    tries = [
+        client.post(
+            "/api/v1/auth/register/",
+            {"username": f"spoof{n}", "password": "a long enough password 1"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        )
+        for n in range(25)
+    ]
+    assert 429 in statuses(tries)
+
+
+def test_the_client_address_comes_from_the_configured_proxies(settings):
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7"
+    )
+    settings.NUM_PROXIES = 0
+    assert client_address(request) == "10.0.0.2"
+    settings.NUM_PROXIES = 1
+    assert client_address(request) == "198.51.100.7"  # what our proxy saw, not the claim
+
+
+def test_guessing_the_password_of_an_account_deletion_is_locked_out(user, settings):
+    api = client_for(user)
+    wrong = [
+        api.delete("/api/v1/me/", {"password": "guess"}, format="json")
+        for _ in range(settings.AXES_FAILURE_LIMIT)
+    ]
+    assert statuses(wrong[:-1]) == [400] * (settings.AXES_FAILURE_LIMIT - 1)
+    assert wrong[-1].status_code == 429
+    assert api.delete("/api/v1/me/", {"password": PASSWORD}, format="json").status_code == 429
+    user.refresh_from_db()
+    assert user.is_active
+
+
+def test_password_reset_is_not_exposed(client):
+    assert client.get("/accounts/password_reset/").status_code == 404
+    assert client.post("/accounts/password_reset/", {"email": "a@example.com"}).status_code == 404
+
+
+@pytest.mark.parametrize("path", [TOKEN, "/api/v1/auth/register/"])
+def test_json_nested_too_deeply_is_a_400(path):
+    body = "[" * 5000 + "]" * 5000
+    response = APIClient().generic("POST", path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+
+
+def test_a_nul_in_the_user_search_is_a_400(api):
+    response = api.get("/api/v1/users/?search=ab%00c")
+    assert response.status_code == 400
+    assert "search" in response.json()
+
+
+def multipart(fields: dict, file_name: str) -> bytes:
+    """A multipart body as a client may write it (Django's test client would refuse the
+    file name)."""
+    parts = [
+        f'--B\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in fields.items()
+    ]
+    parts.append(
+        f'--B\r\nContent-Disposition: form-data; name="attachment"; filename="{file_name}"\r\n'
+        "Content-Type: text/plain\r\n\r\ncontent\r\n--B--\r\n"
+    )
+    return "".join(parts).encode()
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/.."])
+def test_an_attachment_without_a_file_name_is_a_400(api, other_user, name):
+    body = multipart({"receiver": other_user.pk, "content": "see attached"}, name)
+    response = api.generic(
+        "POST", "/api/v1/messages/", body, content_type="multipart/form-data; boundary=B"
+    )
+    assert response.status_code == 400
+    assert "not a file name" in response.json()["detail"]
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -1])
+def test_ages_must_be_finite_and_not_negative(media_root, bad):
+    root = media_root / "tmp"
+    root.mkdir(exist_ok=True)
+    with pytest.raises(ValueError, match="finite number of 0 or more"):
+        cleanup.cleanup_temporary_files(root, bad)
+    with pytest.raises(ValueError, match="finite number of 0 or more"):
+        files.sweep_orphaned_files(min_age_hours=bad)
+    with pytest.raises(CommandError, match="finite number of 0 or more"):
+        call_command("cleanup_temporary_files", str(root), "--max-age-days", str(bad))
+    with pytest.raises(CommandError, match="finite number of 0 or more"):
+        call_command("sweep_orphaned_files", "--min-age-hours", str(bad))
+
+
+def test_a_task_refuses_a_nan_age_before_recording_a_run(media_root):
+    with pytest.raises(ValueError, match="plain JSON"):
+        tasks.cleanup_temporary_files(str(media_root / "tmp"), math.nan)
+    assert not JobRun.objects.exists()
+
+
+def test_every_per_user_response_is_private(user, other_user, client):
+    message = services.message_send(
+        sender=user,
+        receiver=other_user,
+        content="with a file",
+        attachment=SimpleUploadedFile("a.txt", b"x"),
+    )
+    services.message_edit(message=message, editor=user, content="edited")
+    api = client_for(user)
+    for path in (
+        f"/api/v1/messages/{message.pk}/",
+        f"/api/v1/messages/{message.pk}/thread/",
+        f"/api/v1/messages/{message.pk}/history/",
+        f"/api/v1/messages/{message.pk}/attachment/",
+        "/api/v1/notifications/",
+        "/api/v1/me/",
+    ):
+        response = api.get(path)
+        assert response.status_code == 200, path
+        assert "private" in response["Cache-Control"], path
+        assert "Authorization" in response["Vary"], path
+    client.force_login(user)
+    for path in ("/badge/", f"/messages/{message.pk}/", "/notifications/"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "private" in response["Cache-Control"], path
+    assert json.loads(client.get("/badge/").content) == {"messages": 0, "notifications": 0}
+
+
+def test_anonymous_pages_stay_shareable(client):
+    MessageFactory()
+    response = client.get("/accounts/signup/")
+    assert "private" not in response.get("Cache-Control", "")
