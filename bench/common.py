@@ -19,6 +19,7 @@ os.environ["DATABASE_URL"] = os.environ.get(
 os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 os.environ["REDIS_CACHE_URL"] = os.environ.get("BENCH_REDIS_CACHE_URL", "redis://127.0.0.1:6379/13")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("MESSAGE_SEND_RATE", "1000000/min")
 
 
 def setup_without_reset() -> None:

@@ -333,6 +333,8 @@ EMAIL_SUBJECT_PREFIX = env("EMAIL_SUBJECT_PREFIX", "[platform] ")
 # --- Messaging ------------------------------------------------------------------------------
 
 MESSAGE_MAX_LENGTH = 10_000
+# Messages one person may send (a burst of replies builds a thread nobody can load).
+MESSAGE_SEND_RATE = env("MESSAGE_SEND_RATE", "60/min")
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 # An account purge deletes this many messages per transaction.
 ACCOUNT_PURGE_BATCH_SIZE = env_int("ACCOUNT_PURGE_BATCH_SIZE", 1000)

@@ -1,6 +1,6 @@
 """QuerySets and managers of messages: threads, conversations and the unread inbox."""
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
@@ -41,6 +41,20 @@ class MessageQuerySet(models.QuerySet):
         loaded. Empty when the message does not exist.
         """
         return _fetch_threads(self.model, self.db, roots_of_message=message_id)
+
+    def thread_outline(self, message_id: int) -> list["OutlineEntry"]:
+        """The whole thread of `message_id` in display order, as (root_id, depth, id,
+        parent_message_id, timestamp) only: a part of it is then loaded with `with_people`."""
+        return _display_order(_fetch_outline(self.model, self.db, message_id))
+
+    def with_people(self, ids: Iterable[int]) -> dict[int, object]:
+        """These messages by id, with their sender's and receiver's id and username."""
+        people = [
+            f"{side}__{name}" for side in ("sender", "receiver") for name in THREAD_USER_FIELDS
+        ]
+        messages = self.filter(id__in=list(ids)).select_related("sender", "receiver")
+        fields = [f.attname for f in self.model._meta.concrete_fields]
+        return {m.pk: m for m in messages.only(*fields, *people)}
 
     def threads(self, root_ids: Iterable[int]) -> dict[int, list]:
         """The messages of each thread under `root_ids`, in display order, in one query."""
@@ -149,6 +163,35 @@ def _fetch_threads(
         )
         messages.append(message)
     return _display_order(messages)
+
+
+OutlineEntry = namedtuple("OutlineEntry", "root_id depth id parent_message_id timestamp")
+
+
+def _fetch_outline(message_model, db: str, message_id: int) -> list[OutlineEntry]:
+    connection = connections[db]
+    table = connection.ops.quote_name(message_model._meta.db_table)
+    sql = f"""
+        WITH RECURSIVE ancestors(id, parent_id) AS (
+            SELECT id, parent_message_id FROM {table} WHERE id = %s
+            UNION ALL
+            SELECT m.id, m.parent_message_id FROM {table} m
+            JOIN ancestors a ON m.id = a.parent_id
+        ),
+        thread(id, root_id, depth) AS (
+            SELECT id, id, 0 FROM ancestors WHERE parent_id IS NULL
+            UNION ALL
+            SELECT m.id, t.root_id, t.depth + 1 FROM {table} m
+            JOIN thread t ON m.parent_message_id = t.id
+        )
+        SELECT t.root_id, t.depth, m.id, m.parent_message_id, m.timestamp
+        FROM thread t JOIN {table} m ON m.id = t.id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [message_id])
+        rows = cursor.fetchall()
+    [convert] = _converters(connection, message_model, ["timestamp"])
+    return [OutlineEntry(r[0], r[1], r[2], r[3], convert(r[4])) for r in rows]
 
 
 def _converters(connection, model, attnames):

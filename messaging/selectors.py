@@ -1,6 +1,7 @@
 """Reads of the messaging app: what a user may see, as QuerySets."""
 
 from django.contrib.auth import get_user_model
+from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import QuerySet
 
@@ -27,9 +28,29 @@ def inbox_for(user, *, box: str = "inbox", unread: bool = False) -> QuerySet[Mes
     return messages.only(*fields).order_by("-timestamp", "-id")
 
 
-def thread_of(message_id: int) -> list[Message]:
-    """The whole thread holding the message, in display order (MessageQuerySet.thread)."""
-    return Message.objects.thread(message_id)
+# A thread can run to thousands of messages: pages and the API show it in parts of this many.
+THREAD_PART_SIZE = 200
+
+
+def thread_part(message_id: int, *, page: str | None = None) -> Page:
+    """The part of the thread of `message_id` to show: page `page` (1 if it is not a
+    number), or without one the part holding the message. Only that part's messages are
+    loaded, with their depth and their sender and receiver."""
+    outline = Message.objects.thread_outline(message_id)
+    paginator = Paginator(outline, THREAD_PART_SIZE)
+    if page is not None:
+        part = paginator.get_page(page)
+    else:
+        position = next(i for i, entry in enumerate(outline) if entry.id == message_id)
+        part = paginator.page(position // THREAD_PART_SIZE + 1)
+    loaded = Message.objects.with_people(entry.id for entry in part.object_list)
+    messages = []
+    for entry in part.object_list:
+        message = loaded[entry.id]
+        message.root_id, message.depth = entry.root_id, entry.depth
+        messages.append(message)
+    part.object_list = messages
+    return part
 
 
 def threads(root_ids) -> dict[int, list[Message]]:

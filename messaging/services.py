@@ -1,21 +1,32 @@
 """Writes of the messaging app: every change to messages, notifications and accounts."""
 
 import logging
+import math
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+import redis
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django_redis import get_redis_connection
 from rest_framework.authtoken.models import Token
 
 from core.stored import stored_row
 from messaging import inbox_cache
-from messaging.models import AccountDeletion, Message, MessageHistory, Notification
+from messaging.models import (
+    AccountDeletion,
+    Message,
+    MessageHistory,
+    Notification,
+    PendingEdit,
+)
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -25,8 +36,13 @@ User = get_user_model()
 
 
 def user_register(*, username: str, password: str, email: str = "") -> User:
+    """Create an account. Usernames are compared as people read them: Unicode-normalised
+    (NFKC: "ALICE" in fullwidth letters is "ALICE") and case-insensitively; the database holds
+    the rule (a unique index on the lower-cased username), so a race has one winner."""
+    username = User.normalize_username(username)
+    taken = ValidationError({"username": "This username is taken."})
     if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": "This username is taken."})
+        raise taken
     user = User(username=username, email=email)
     try:
         validate_password(password, user)
@@ -34,7 +50,11 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
         raise ValidationError({"password": error.messages}) from error
     user.set_password(password)
     user.full_clean(exclude=["password"])
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as error:  # registered meanwhile, in another spelling
+        raise taken from error
     return user
 
 
@@ -112,6 +132,35 @@ def account_deletions_pending(*, older_than_seconds: int) -> list[int]:
 # --- Messages -------------------------------------------------------------------------------
 
 
+class TooManyMessages(Exception):
+    """The sender reached MESSAGE_SEND_RATE; `retry_after` seconds until the next window."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"Too many messages; try again in {retry_after} s.")
+        self.retry_after = retry_after
+
+
+def message_send_allowed(*, sender: User) -> None:
+    """Count a send against the sender's MESSAGE_SEND_RATE ("60/min"); raise TooManyMessages
+    past it. A fixed window in the cache: if the cache is down, sending goes on."""
+    number, _, period = settings.MESSAGE_SEND_RATE.partition("/")
+    seconds = {"s": 1, "sec": 1, "min": 60, "h": 3600, "hour": 3600, "day": 86400}[period]
+    now = time.time()
+    key = cache.make_key(f"send-rate:{sender.pk}:{int(now // seconds)}")
+    try:  # one round trip
+        count, _ = (
+            get_redis_connection("default")
+            .pipeline(transaction=False)
+            .incr(key)
+            .expire(key, seconds + 1, nx=True)
+            .execute()
+        )
+    except redis.RedisError:  # the cache is down: sending goes on
+        return
+    if count > int(number):
+        raise TooManyMessages(retry_after=max(1, math.ceil(seconds - now % seconds)))
+
+
 def message_send(
     *,
     sender: User,
@@ -120,7 +169,11 @@ def message_send(
     parent_message: Message | None = None,
     attachment=None,
 ) -> Message:
-    """Save a message; its notification is created by a task once the transaction commits."""
+    """Save a message; its notification is created by a task once the transaction commits.
+
+    Raises TooManyMessages past the sender's MESSAGE_SEND_RATE.
+    """
+    message_send_allowed(sender=sender)
     message = Message(
         sender=sender,
         receiver=receiver,
@@ -175,22 +228,51 @@ def message_stage_edit(message: Message) -> None:
     }
 
 
+def history_stage(*, message: Message, old_content: str, edited_at: str, editor_id: int) -> None:
+    """Keep an edit's old content in its transaction until the history task writes it."""
+    PendingEdit.objects.create(
+        message=message,
+        old_content=old_content,
+        edited_at=datetime.fromisoformat(edited_at),
+        edited_by_id=editor_id,
+    )
+
+
 def history_record(
     *, message_id: int, old_content: str, edited_at: str, editor_id: int | None
 ) -> MessageHistory | None:
     """Write one previous version; running it twice for the same edit writes one row."""
-    if not Message.objects.filter(pk=message_id).exists():
-        logger.info("message %s is gone; its history is not written", message_id)
-        return None
-    history, _ = MessageHistory.objects.get_or_create(
-        message_id=message_id,
-        edited_at=datetime.fromisoformat(edited_at),
-        defaults={
-            "old_content": old_content,
-            "edited_by_id": editor_id if User.objects.filter(pk=editor_id).exists() else None,
-        },
-    )
+    when = datetime.fromisoformat(edited_at)
+    with transaction.atomic():
+        PendingEdit.objects.filter(message_id=message_id, edited_at=when).delete()
+        if not Message.objects.filter(pk=message_id).exists():
+            logger.info("message %s is gone; its history is not written", message_id)
+            return None
+        history, _ = MessageHistory.objects.get_or_create(
+            message_id=message_id,
+            edited_at=when,
+            defaults={
+                "old_content": old_content,
+                "edited_by_id": editor_id if User.objects.filter(pk=editor_id).exists() else None,
+            },
+        )
     return history
+
+
+def history_reconcile(*, older_than_seconds: int) -> int:
+    """Write the versions whose history task was lost (see PendingEdit). Returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    pending = PendingEdit.objects.filter(created_at__lt=cutoff).order_by("id")
+    written = 0
+    for edit in pending.iterator():
+        history_record(
+            message_id=edit.message_id,
+            old_content=edit.old_content,
+            edited_at=edit.edited_at.isoformat(),
+            editor_id=edit.edited_by_id,
+        )
+        written += 1
+    return written
 
 
 def messages_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:

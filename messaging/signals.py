@@ -29,6 +29,7 @@ def message_post_save(sender, instance, created, raw=False, **kwargs):
     if created:
         tasks.create_notification.delay_on_commit(instance.pk)
     elif edit := instance.__dict__.pop("_staged_edit", None):
+        services.history_stage(message=instance, **edit)  # kept in the edit's transaction
         tasks.record_edit.delay_on_commit(instance.pk, **edit)
 
 

@@ -5,6 +5,8 @@ from messaging import services
 
 # A purge left pending this long is assumed lost (its publish failed) and is enqueued again.
 PURGE_RESUME_AFTER_SECONDS = 600
+# An edit's old content still waiting this long lost its history task: written by reconcile.
+HISTORY_RECOVER_AFTER_SECONDS = 60
 
 
 @task()
@@ -27,9 +29,14 @@ def purge_account(user_id: int) -> int:
 
 @recorded_task("reconcile_notifications")
 def reconcile_notifications() -> dict:
-    """Create notifications whose task was lost, and resume purges whose task was lost."""
+    """Create notifications, write versions and resume purges whose task was lost."""
     created = services.notifications_reconcile()
+    versions = services.history_reconcile(older_than_seconds=HISTORY_RECOVER_AFTER_SECONDS)
     pending = services.account_deletions_pending(older_than_seconds=PURGE_RESUME_AFTER_SECONDS)
     for user_id in pending:
         purge_account.delay(user_id)
-    return {"notifications_created": created, "purges_resumed": len(pending)}
+    return {
+        "notifications_created": created,
+        "versions_recovered": versions,
+        "purges_resumed": len(pending),
+    }

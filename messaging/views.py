@@ -15,8 +15,6 @@ from messaging.forms import ComposeForm, EditForm, PasswordConfirmForm, ReplyFor
 from messaging.models import Message
 
 PAGE_SIZE = 20
-# A thread can hold thousands of messages; its page shows this many at a time.
-THREAD_PAGE_SIZE = 200
 
 
 def signup(request):
@@ -61,13 +59,8 @@ def _visible_message(request, pk: int) -> Message:
 @require_GET
 def thread(request, pk: int):
     message = _visible_message(request, pk)
-    thread = selectors.thread_of(message.pk)
-    paginator = Paginator(thread, THREAD_PAGE_SIZE)
-    if "page" in request.GET:
-        page = paginator.get_page(request.GET["page"])
-    else:  # the page that holds the message the link pointed at
-        position = next(i for i, m in enumerate(thread) if m.pk == message.pk)
-        page = paginator.page(position // THREAD_PAGE_SIZE + 1)
+    # Without ?page=, the part that holds the message the link pointed at.
+    page = selectors.thread_part(message.pk, page=request.GET.get("page"))
     shown = page.object_list
     histories = selectors.versions_of(shown)
     unread = [m.pk for m in shown if m.receiver_id == request.user.pk and not m.read]
@@ -100,6 +93,8 @@ def reply(request, pk: int):
             flash.success(request, "Reply sent.")
         except ValidationError as error:
             flash.error(request, " ".join(error.messages))
+        except services.TooManyMessages as error:
+            flash.error(request, str(error))
     else:
         flash.error(request, " ".join(e for errors in form.errors.values() for e in errors))
     return redirect("thread", pk=pk)
@@ -114,6 +109,11 @@ def compose(request):
         except ValidationError as error:
             for field, errors in error.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
+        except services.TooManyMessages as error:
+            form.add_error(None, str(error))
+            response = render(request, "messaging/compose.html", {"form": form}, status=429)
+            response["Retry-After"] = str(error.retry_after)
+            return response
         else:
             flash.success(request, f"Message sent to {message.receiver.username}.")
             return redirect("thread", pk=message.pk)

@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from devtools.factories import UserFactory
-from tests.servers import Worker
+from tests.servers import UNLIMITED_SENDS, Worker
 
 
 @pytest.hookimpl(wrapper=True)
@@ -35,6 +35,12 @@ def _fresh_cache():
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _unlimited_sends(settings):
+    """Tests send in bursts; the send rate limit has its own tests."""
+    settings.MESSAGE_SEND_RATE = UNLIMITED_SENDS
 
 
 @pytest.fixture(scope="session")

@@ -49,9 +49,14 @@ def test_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+# The send rate of the processes the tests start (they send in bursts).
+UNLIMITED_SENDS = "1000000/min"
+
+
 def subprocess_env(**overrides) -> dict:
     env = {
         **os.environ,
+        "MESSAGE_SEND_RATE": UNLIMITED_SENDS,
         "DATABASE_URL": test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "REDIS_CACHE_URL": settings.REDIS_CACHE_URL,

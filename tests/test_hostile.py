@@ -3,11 +3,22 @@ Each test failed before its fix; docs/reliability.md has a row for each."""
 
 import json
 import math
+import re
+import threading
+from datetime import timedelta
 
 import pytest
+import redis
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db import connection as db_connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.clients import client_address
@@ -15,10 +26,12 @@ from core.models import JobRun
 from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from maintenance import cleanup, files, tasks
 from messaging import services
-from messaging.models import Message
+from messaging import tasks as messaging_tasks
+from messaging.models import Message, MessageHistory, PendingEdit
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
+User = get_user_model()
 
 TOKEN = "/api/v1/auth/token/"
 
@@ -198,3 +211,109 @@ def test_anonymous_pages_stay_shareable(client):
     MessageFactory()
     response = client.get("/accounts/signup/")
     assert "private" not in response.get("Cache-Control", "")
+
+
+def test_edits_survive_a_broker_that_loses_their_history_tasks(user, other_user):
+    message = MessageFactory(sender=user, receiver=other_user, content="v0")
+    for n in range(1, 6):
+        message = services.message_edit(message=message, editor=user, content=f"v{n}")
+    # The worker was stopped and Redis came back empty: the five history tasks are gone.
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    assert not MessageHistory.objects.exists()
+    PendingEdit.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    counts = messaging_tasks.reconcile_notifications()
+    assert counts["versions_recovered"] == 5
+    history = message.history.order_by("edited_at").values_list("old_content", flat=True)
+    assert list(history) == ["v0", "v1", "v2", "v3", "v4"]
+    assert not PendingEdit.objects.exists()
+
+
+def test_sending_has_a_per_user_rate_limit(api, other_user, settings):
+    settings.MESSAGE_SEND_RATE = "3/min"
+    body = {"receiver": other_user.pk, "content": "again"}
+    sent = [api.post("/api/v1/messages/", body, format="json") for _ in range(4)]
+    assert statuses(sent) == [201, 201, 201, 429]
+    assert 1 <= int(sent[-1]["Retry-After"]) <= 60
+    assert Message.objects.count() == 3
+
+
+def test_a_long_thread_is_served_in_parts(api, user, other_user, settings):
+    chain = [MessageFactory(sender=other_user, receiver=user, content="post 0")]
+    for n in range(1, 450):
+        chain.append(
+            MessageFactory(
+                sender=other_user, receiver=user, content=f"post {n}", parent_message=chain[-1]
+            )
+        )
+    first = api.get(f"/api/v1/messages/{chain[-1].pk}/thread/").json()
+    assert (first["root"], first["count"], len(first["messages"])) == (chain[0].pk, 450, 200)
+    assert first["messages"][0]["content"] == "post 0"
+    assert first["previous"] is None
+    last = api.get(first["next"].replace("http://testserver", "")).json()
+    last = api.get(last["next"].replace("http://testserver", "")).json()
+    assert [m["content"] for m in last["messages"]][-1] == "post 449"
+    assert len(last["messages"]) == 50
+    assert last["next"] is None
+
+
+def test_a_thread_page_loads_only_the_part_it_shows(api, user, other_user):
+    chain = [MessageFactory(sender=other_user, receiver=user, content="x" * 5000)]
+    for _ in range(300):
+        chain.append(
+            MessageFactory(
+                sender=other_user, receiver=user, content="x" * 5000, parent_message=chain[-1]
+            )
+        )
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(f"/api/v1/messages/{chain[0].pk}/thread/")
+    assert response.status_code == 200
+    # The whole thread is walked without its contents; the contents of one part are read.
+    content_reads = [q["sql"] for q in queries if '"content"' in q["sql"]]
+    assert not [sql for sql in content_reads if "RECURSIVE" in sql]
+    [part] = [sql for sql in content_reads if " IN (" in sql]
+    [ids] = re.findall(r"IN \(([^)]*)\)", part)
+    assert len(ids.split(",")) == 200
+
+
+def test_a_lookalike_username_is_taken():
+    client = APIClient()
+    password = "a long enough password 1"
+    first = client.post("/api/v1/auth/register/", {"username": "alice1", "password": password})
+    assert first.status_code == 201
+    # ALICE1 and alice1 in fullwidth letters: NFKC makes them ALICE1 and alice1.
+    for lookalike in (
+        "ALICE1",
+        "\uff21\uff2c\uff29\uff23\uff25\uff11",
+        "\uff41\uff4c\uff49\uff43\uff451",
+    ):
+        response = client.post(
+            "/api/v1/auth/register/", {"username": lookalike, "password": password}
+        )
+        assert response.status_code == 400, lookalike
+        assert response.json() == {"username": ["This username is taken."]}
+    assert User.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_registrations_of_one_name_make_one_account():
+    barrier = threading.Barrier(6)
+    results = []
+
+    def register(name):
+        barrier.wait()
+        try:
+            services.user_register(username=name, password="a long enough password 1")
+            results.append("created")
+        except ValidationError as error:
+            results.append(error.message_dict["username"][0])
+        finally:
+            db_connection.close()
+
+    names = ["bob7", "BOB7", "Bob7", "bOb7", "boB7", "\uff22\uff2f\uff22\uff17"]
+    threads = [threading.Thread(target=register, args=(n,)) for n in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == ["This username is taken."] * 5 + ["created"]
+    assert User.objects.filter(username__iexact="bob7").count() == 1

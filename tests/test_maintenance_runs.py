@@ -123,7 +123,7 @@ def test_run_now_reaches_the_worker_and_records_a_run(celery_worker, admin_user,
     )
     client.post(f"/admin/maintenance/maintenancerun/jobs/{job.pk}/run/")
     run = wait_for_run("reconcile_notifications", timeout=20)
-    assert run.counts == {"notifications_created": 2, "purges_resumed": 0}
+    assert run.counts == {"notifications_created": 2, "versions_recovered": 0, "purges_resumed": 0}
     assert Notification.objects.filter(user=receiver).count() == 2
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from devtools.factories import PASSWORD, MessageFactory, UserFactory
-from messaging import services, views
+from messaging import selectors, services
 from messaging.models import Message, Notification
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_thread_page_shows_replies_indented_and_history(web, user, other_user):
 
 
 def test_long_thread_opens_on_the_page_of_the_linked_message(web, user, other_user, monkeypatch):
-    monkeypatch.setattr(views, "THREAD_PAGE_SIZE", 3)
+    monkeypatch.setattr(selectors, "THREAD_PART_SIZE", 3)
     chain = [MessageFactory(sender=other_user, receiver=user, content="post 0")]
     for n in range(1, 8):  # a straight chain: depth-first order is creation order
         chain.append(

@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from messaging import selectors, services
@@ -116,7 +117,10 @@ class MessageViewSet(
     def create(self, request, *args, **kwargs):
         data = s.MessageCreateSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        message = services.message_send(sender=request.user, **data.validated_data)
+        try:
+            message = services.message_send(sender=request.user, **data.validated_data)
+        except services.TooManyMessages as error:
+            raise Throttled(wait=error.retry_after, detail=str(error)) from None
         body = s.MessageSerializer(message, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -139,17 +143,41 @@ class MessageViewSet(
         return self.get_paginated_response(s.MessageHistorySerializer(page, many=True).data)
 
     @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "page",
+                int,
+                description=f"Part of the thread, {selectors.THREAD_PART_SIZE} messages each "
+                "in display order (default 1: a thread that short comes whole).",
+            )
+        ],
         responses=inline_serializer(
             "Thread",
-            {"root": serializers.IntegerField(), "messages": s.ThreadMessageSerializer(many=True)},
-        )
+            {
+                "root": serializers.IntegerField(),
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "messages": s.ThreadMessageSerializer(many=True),
+            },
+        ),
     )
     @action(detail=True)
     def thread(self, request, pk=None):
         message = self.get_object()
-        messages = selectors.thread_of(message.pk)
-        data = s.ThreadMessageSerializer(messages, many=True, context={"request": request}).data
-        return Response({"root": messages[0].pk, "messages": data})
+        part = selectors.thread_part(message.pk, page=request.query_params.get("page", "1"))
+        data = s.ThreadMessageSerializer(part, many=True, context={"request": request}).data
+        return Response(
+            {
+                "root": part[0].root_id,
+                "count": part.paginator.count,
+                "next": _page_url(request, part.next_page_number() if part.has_next() else None),
+                "previous": _page_url(
+                    request, part.previous_page_number() if part.has_previous() else None
+                ),
+                "messages": data,
+            }
+        )
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     @action(detail=True)
@@ -172,6 +200,12 @@ class MessageViewSet(
         data.is_valid(raise_exception=True)
         updated = services.messages_mark_read(user=request.user, ids=data.validated_data.get("ids"))
         return Response({"updated": updated})
+
+
+def _page_url(request, number: int | None) -> str | None:
+    if number is None:
+        return None
+    return replace_query_param(request.build_absolute_uri(), "page", number)
 
 
 class ConversationView(generics.GenericAPIView):
