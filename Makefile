@@ -20,8 +20,10 @@ start: $(BIN)/.installed
 	scripts/start.sh
 
 # The system packages the tests start or drive: Debian's Chromium for the browser tests (no
-# browser is downloaded), redis-server and PostgreSQL's binaries for the fault tests.
-SYSTEM_PACKAGES := /usr/bin/chromium=chromium redis-server=redis-server pg_ctlcluster=postgresql
+# browser is downloaded), redis-server and PostgreSQL's binaries for the fault tests, nginx
+# for the buffering front of compose (tests/test_front.py).
+SYSTEM_PACKAGES := /usr/bin/chromium=chromium redis-server=redis-server pg_ctlcluster=postgresql \
+	/usr/sbin/nginx=nginx-light
 
 # Tests use Redis databases 14 (broker) and 15 (cache) so they never touch the platform's data.
 test: $(BIN)/.installed-dev

@@ -336,6 +336,14 @@ MESSAGE_MAX_LENGTH = 10_000
 # Messages one person may send (a burst of replies builds a thread nobody can load).
 MESSAGE_SEND_RATE = env("MESSAGE_SEND_RATE", "60/min")
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+# A whole upload request: the attachment and its form. Larger bodies are refused before
+# they are read (core/uploads.py; the front server refuses them too).
+UPLOAD_MAX_BYTES = ATTACHMENT_MAX_BYTES + 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "core.uploads.RequestSizeLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # An account purge deletes this many messages per transaction.
 ACCOUNT_PURGE_BATCH_SIZE = env_int("ACCOUNT_PURGE_BATCH_SIZE", 1000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
@@ -343,9 +351,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- REST framework -------------------------------------------------------------------------
 
+# API tokens expire this many days after they were issued (messaging/api/authentication.py).
+API_TOKEN_MAX_AGE_DAYS = env_int("API_TOKEN_MAX_AGE_DAYS", 30)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "messaging.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -386,6 +397,8 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+# The container's health check asks over plain HTTP from inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Only a proxy of ours may say the request came over HTTPS.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if NUM_PROXIES else None
 

@@ -83,6 +83,18 @@ def run_django_code(code: str, **env) -> subprocess.CompletedProcess:
     )
 
 
+def deploy_check(env: dict) -> subprocess.CompletedProcess:
+    """`manage.py check --deploy` failing on warnings, in a process with only `env` (and
+    PATH) set: the settings a deployment with that environment would get."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+    )
+
+
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()

@@ -1,10 +1,11 @@
 """compose.yaml cannot run here (no Docker engine), so its shape is checked instead."""
 
 import re
+import secrets
 
 import yaml
 
-from tests.servers import ROOT
+from tests.servers import ROOT, deploy_check
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
@@ -72,3 +73,33 @@ def test_database_and_media_live_in_named_volumes():
     assert {"pgdata", "media"} <= set(COMPOSE["volumes"])
     assert "media:/app/media" in SERVICES["worker"]["volumes"]
     assert any(v.startswith("pgdata:") for v in SERVICES["postgres"]["volumes"])
+
+
+def compose_default(value: str) -> str:
+    """The value compose gives `${NAME:-default}` when NAME is unset."""
+    match = re.fullmatch(r"\$\{\w+:-(.*)\}", str(value))
+    return match.group(1) if match else str(value)
+
+
+def test_compose_runs_with_production_settings_that_pass_the_deploy_check():
+    env = {k: compose_default(v) for k, v in SERVICES["web"]["environment"].items()}
+    env.update(
+        SECRET_KEY=secrets.token_urlsafe(50),
+        DATABASE_URL="sqlite:///:memory:",
+        ALLOWED_HOSTS="messages.example.com",
+    )
+    result = deploy_check(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert env["SECURE_COOKIES"] == "1"
+
+
+def test_only_the_buffering_front_is_published():
+    front = SERVICES["front"]
+    assert front["image"].startswith("nginx:")
+    assert (
+        "./deploy/nginx.conf.template:/etc/nginx/templates/default.conf.template:ro"
+        in (front["volumes"])
+    )
+    assert front["environment"]["WEB_UPSTREAM"] == "web:8000"
+    assert "ports" not in SERVICES["web"]
+    assert SERVICES["web"]["environment"]["NUM_PROXIES"] == "1"

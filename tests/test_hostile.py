@@ -19,7 +19,8 @@ from django.db import connection as db_connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.test import APIClient
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 
 from core.clients import client_address
 from core.models import JobRun
@@ -27,6 +28,7 @@ from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from maintenance import cleanup, files, tasks
 from messaging import services
 from messaging import tasks as messaging_tasks
+from messaging.api.views import MessageViewSet
 from messaging.models import Message, MessageHistory, PendingEdit
 from tests.conftest import client_for
 
@@ -317,3 +319,52 @@ def test_concurrent_registrations_of_one_name_make_one_account():
         thread.join(timeout=30)
     assert sorted(results) == ["This username is taken."] * 5 + ["created"]
     assert User.objects.filter(username__iexact="bob7").count() == 1
+
+
+class CountingStream:
+    def __init__(self, stream):
+        self.stream, self.read_bytes = stream, 0
+
+    def read(self, *args):
+        data = self.stream.read(*args)
+        self.read_bytes += len(data)
+        return data
+
+    def readline(self, *args):
+        line = self.stream.readline(*args)
+        self.read_bytes += len(line)
+        return line
+
+
+def test_an_oversized_upload_is_refused_before_it_is_read(user, other_user):
+    big = SimpleUploadedFile("big.bin", b"\0" * (12 * 1024 * 1024))
+    request = APIRequestFactory().post(
+        "/api/v1/messages/",
+        {"receiver": other_user.pk, "content": "big", "attachment": big},
+        format="multipart",
+    )
+    request._stream = stream = CountingStream(request._stream)
+    force_authenticate(request, user=user)
+    response = MessageViewSet.as_view({"post": "create"})(request)
+    assert response.status_code == 413
+    assert "larger than 11 MB" in response.data["detail"]
+    assert stream.read_bytes < 1024 * 1024
+    assert not Message.objects.exists()
+
+
+def test_api_tokens_expire_and_a_login_issues_a_new_one(user, settings):
+    client = APIClient()
+    body = {"username": user.username, "password": PASSWORD}
+    key = client.post(TOKEN, body, format="json").json()["token"]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/v1/me/").status_code == 200
+    Token.objects.filter(key=key).update(
+        created=timezone.now() - timedelta(days=settings.API_TOKEN_MAX_AGE_DAYS, seconds=1)
+    )
+    refused = client.get("/api/v1/me/")
+    assert refused.status_code == 401
+    assert "expired" in refused.json()["detail"]
+    new = APIClient().post(TOKEN, body, format="json").json()["token"]
+    assert new != key
+    client.credentials(HTTP_AUTHORIZATION=f"Token {new}")
+    assert client.get("/api/v1/me/").status_code == 200

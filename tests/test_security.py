@@ -1,8 +1,6 @@
 """Who may do what: every endpoint and page, for anonymous, a stranger and the owner."""
 
 import secrets
-import subprocess
-import sys
 
 import pytest
 from django.contrib.auth.hashers import make_password
@@ -13,7 +11,7 @@ from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from messaging import services
 from messaging.models import Notification
 from tests.conftest import client_for
-from tests.servers import ROOT
+from tests.servers import deploy_check
 
 pytestmark = pytest.mark.django_db
 
@@ -134,20 +132,14 @@ def test_pages_by_who_asks(client, world, method, path, stranger, receiver, send
 
 
 def test_deploy_check_is_clean_with_production_settings():
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "messages.example.com",
-        "SECURE_SSL_REDIRECT": "1",
-        "SECURE_HSTS_SECONDS": "31536000",
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    result = deploy_check(
+        {
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "messages.example.com",
+            "SECURE_SSL_REDIRECT": "1",
+            "SECURE_HSTS_SECONDS": "31536000",
+        }
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -1,10 +1,16 @@
 """Turn errors raised below the API (services, model hooks, request parsing) into 4xx."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, ParseError, PermissionDenied, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class RequestTooLarge(APIException):
+    status_code = 413
+    default_detail = "The request is too large."
+    default_code = "request_too_large"
 
 
 def exception_handler(exc, context):
@@ -13,6 +19,8 @@ def exception_handler(exc, context):
         exc = ValidationError(detail)
     elif isinstance(exc, DjangoPermissionDenied) and str(exc):  # the service's reason
         exc = PermissionDenied(str(exc))
-    elif isinstance(exc, SuspiciousOperation):  # too many fields, body too large, ...
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge(str(exc))
+    elif isinstance(exc, SuspiciousOperation):  # too many fields, ...
         exc = ParseError(f"Malformed request: {exc}")
     return drf_exception_handler(exc, context)

@@ -13,7 +13,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from messaging import selectors, services
+from messaging import selectors, services, tokens
 from messaging.api import serializers as s
 from messaging.api.caching import cache_per_user
 from messaging.api.throttles import UsernameRateThrottle
@@ -43,13 +43,15 @@ class TokenView(ObtainAuthToken):
 
     def post(self, request, *args, **kwargs):
         try:
-            return super().post(request, *args, **kwargs)
+            data = self.get_serializer(data=request.data)
+            data.is_valid(raise_exception=True)
         except serializers.ValidationError:
             # django-axes marks the DRF request, which its middleware never sees: answer the
             # lockout here, as the login page does.
             if getattr(request, "axes_locked_out", False):
                 raise Throttled(detail="Too many failed logins; try again later.") from None
             raise
+        return Response({"token": tokens.token_for(data.validated_data["user"])})
 
 
 class MeView(APIView):
