@@ -11,6 +11,8 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from kombu import Queue
 
+from core import redis_health
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -188,6 +190,8 @@ CACHES = {
             "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_SOCKET_TIMEOUT", 0.25),
             "SOCKET_TIMEOUT": env_float("CACHE_SOCKET_TIMEOUT", 0.25),
             "IGNORE_EXCEPTIONS": True,
+            # A hung cache costs one socket timeout, then is skipped for a while.
+            "CONNECTION_POOL_KWARGS": {"connection_class": redis_health.CacheConnection},
         },
     }
 }
@@ -229,9 +233,9 @@ CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", Fals
 # Redis has no real acknowledgements: an unacked message comes back after this many seconds.
 # It must be longer than the longest task (maintenance tasks: MAINTENANCE_TASK_TIME_LIMIT).
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 7200)
-# Publishing happens after commit, inside the request: bound it so a dead broker costs the
-# request well under a second (connect timeout x tries), then the publish is logged as failed
-# and the reconcile jobs catch up.
+# Publishing happens after commit, inside the request: bound it so a dead or hung broker
+# costs the request well under a second (timeouts x tries; then core/redis_health.py skips
+# it for a while), then the publish is logged as failed and the reconcile jobs catch up.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     "socket_connect_timeout": env_float("CELERY_BROKER_CONNECT_TIMEOUT", 0.3),
@@ -241,6 +245,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_SECONDS", 60),
     "unacked_restore_throttle": 1,
 }
+# Web processes publish with this socket timeout instead (config/wsgi.py): a hung broker
+# then costs a request one such timeout, and later requests none for a while.
+CELERY_BROKER_PUBLISH_TIMEOUT = env_float("CELERY_BROKER_PUBLISH_TIMEOUT", 0.25)
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECT_TIMEOUT", 0.3)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

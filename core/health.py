@@ -15,6 +15,8 @@ from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django_redis import get_redis_connection
 
+from core import redis_health
+
 logger = logging.getLogger(__name__)
 
 
@@ -24,12 +26,19 @@ def database() -> None:
 
 
 def cache() -> None:
-    get_redis_connection("default").ping()
+    get_redis_connection("default").ping()  # at once while marked unhealthy
 
 
 def broker() -> None:
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=1)
+    breaker = redis_health.breaker_of_url(app.conf.broker_url)
+    breaker.check()  # a recent failure: down, without waiting again
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=1)
+            conn.default_channel.client.ping()  # a hung broker accepts connections
+    except Exception as error:
+        breaker.trip(error)
+        raise
 
 
 def _checks() -> dict:

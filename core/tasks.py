@@ -9,6 +9,7 @@ from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from django.db import OperationalError, transaction
 
+from core import redis_health
 from core.runs import RunSkipped, counts_of, run_recorded
 
 logger = logging.getLogger(__name__)
@@ -77,12 +78,18 @@ class PublishSafeTask(DjangoTask):
         transaction.on_commit(partial(self.publish_or_fallback, args, kwargs))
 
     def publish_or_fallback(self, args: tuple, kwargs: dict) -> bool:
-        """Publish now; on failure log, maybe run inline, and return False."""
-        try:
-            self.apply_async(args, kwargs)
-            return True
-        except Exception:
-            logger.exception("could not publish %s%r; the broker may be down", self.name, args)
+        """Publish now; on failure log, maybe run inline, and return False. While the broker
+        is marked unhealthy (a recent failure: core.redis_health) it is not tried."""
+        broker = redis_health.breaker_of_url(self.app.conf.broker_url)
+        if broker.is_open():
+            logger.warning("broker marked unhealthy: %s%r not published", self.name, args)
+        else:
+            try:
+                self.apply_async(args, kwargs)
+                return True
+            except Exception as error:
+                broker.trip(error)
+                logger.exception("could not publish %s%r; the broker may be down", self.name, args)
         if self.run_inline_if_unpublished:
             try:
                 self.run(*args, **kwargs)

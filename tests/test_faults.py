@@ -6,6 +6,7 @@ sets the Redis outage (30 by default).
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -145,6 +146,56 @@ def test_redis_down_while_users_write_loses_nothing(private_redis, tmp_path, cap
     assert Notification.objects.count() == sent
     assert run.counts["notifications_created"] == missing
     assert missing > 0  # the outage really cost some publishes
+
+
+def timed_request(url: str, token: str | None, body: dict | None = None, deadline: float = 1.5):
+    """(status, seconds, JSON body); an answer later than `deadline` is a client timeout."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers=headers)
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, timeout=deadline) as response:
+            status, content = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, content = error.code, error.read()
+    return status, time.monotonic() - started, json.loads(content or b"null")
+
+
+def test_a_hung_redis_costs_a_request_one_timeout_then_nothing(private_redis, tmp_path, capsys):
+    writer, reader = UserFactory(), UserFactory()
+    token = Token.objects.create(user=writer).key
+    env = {"REDIS_URL": private_redis.url(0), "REDIS_CACHE_URL": private_redis.url(1)}
+    server, base = start_server(tmp_path / "server.log", **env)
+    send = (f"{base}/api/v1/messages/", token, {"receiver": reader.pk, "content": "hi"})
+    unread = (f"{base}/api/v1/messages/unread-count/", token)
+    try:
+        assert timed_request(*send, deadline=10)[0] == 201  # connections open, as in use
+        os.kill(private_redis.process.pid, signal.SIGSTOP)
+        first_send = timed_request(*send)
+        later = [timed_request(*unread), timed_request(*send), timed_request(*unread)]
+        health = timed_request(f"{base}/healthz", None)
+    finally:
+        os.kill(private_redis.process.pid, signal.SIGCONT)
+        stop(server)
+    report(
+        capsys,
+        "hung redis",
+        first_send_ms=round(first_send[1] * 1000),
+        later_ms=[round(r[1] * 1000) for r in later],
+        healthz_ms=round(health[1] * 1000),
+    )
+    assert first_send[0] == 201
+    assert [r[0] for r in later] == [200, 201, 200]
+    assert health[0] == 503
+    assert (health[2]["database"], health[2]["cache"], health[2]["broker"]) == (
+        "ok",
+        "down",
+        "down",
+    )
+    assert Message.objects.filter(sender=writer).count() == 3  # every send saved
 
 
 def test_dead_channel_restore_needs_the_kombu_guard_and_loses_nothing(private_redis):

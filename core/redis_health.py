@@ -1,0 +1,114 @@
+"""A short "Redis is unhealthy" state per process, so that a hung Redis costs one timeout.
+
+A Redis stopped with SIGSTOP (or a network that drops packets) accepts connections and
+never answers: every command waits out its socket timeout. Without a memory of that, every
+cache read and every publish of every request waits again, and two sync workers are soon
+all waiting. After a timeout or a connection error, this process skips that Redis for
+UNHEALTHY_SECONDS: cache commands fail at once (django-redis then treats them as misses),
+publishes are skipped (the reconcile jobs catch up), and /healthz says "down" at once.
+"""
+
+import logging
+import time
+from urllib.parse import urlsplit
+
+import redis
+
+logger = logging.getLogger(__name__)
+
+UNHEALTHY_SECONDS = 5.0
+_FAILURES = (redis.TimeoutError, redis.ConnectionError, OSError)
+
+
+class Breaker:
+    def __init__(self, name: str):
+        self.name = name
+        self.until = 0.0
+
+    def is_open(self) -> bool:
+        return time.monotonic() < self.until
+
+    def trip(self, error) -> None:
+        if not self.is_open():
+            logger.warning(
+                "Redis at %s failed: %s; skipped by this process for %s s",
+                self.name,
+                error,
+                UNHEALTHY_SECONDS,
+            )
+        self.until = time.monotonic() + UNHEALTHY_SECONDS
+
+    def check(self) -> None:
+        if self.is_open():
+            raise redis.ConnectionError(f"Redis at {self.name} marked unhealthy; not tried")
+
+
+_breakers: dict[tuple[str, int], Breaker] = {}
+
+
+def breaker(host: str, port: int) -> Breaker:
+    """The breaker of the Redis server at host:port (each server fails on its own)."""
+    key = (host or "127.0.0.1", int(port or 6379))
+    if key not in _breakers:
+        _breakers[key] = Breaker(f"{key[0]}:{key[1]}")
+    return _breakers[key]
+
+
+def breaker_of_url(url: str) -> Breaker:
+    parsed = urlsplit(url)
+    return breaker(parsed.hostname, parsed.port)
+
+
+class _Guarded(redis.Connection):
+    """A connection that trips its breaker on a failure and fails at once while it is open
+    (redis-py's own retries included)."""
+
+    @property
+    def breaker(self) -> Breaker:
+        return breaker(self.host, self.port)
+
+    def connect(self, *args, **kwargs):
+        self.breaker.check()
+        try:
+            return super().connect(*args, **kwargs)
+        except _FAILURES as error:
+            self.breaker.trip(error)
+            raise
+
+    def send_packed_command(self, *args, **kwargs):
+        if self.breaker.is_open():
+            self.disconnect()
+            self.breaker.check()
+        try:
+            return super().send_packed_command(*args, **kwargs)
+        except _FAILURES as error:
+            self.breaker.trip(error)
+            raise
+
+    def read_response(self, *args, **kwargs):
+        try:
+            return super().read_response(*args, **kwargs)
+        except _FAILURES as error:
+            self.breaker.trip(error)
+            raise
+
+
+class CacheConnection(_Guarded):
+    """The cache's connections (django-redis CONNECTION_POOL_KWARGS)."""
+
+
+class BrokerConnection(_Guarded):
+    """The broker's connections in web processes (see guard_web_publishing)."""
+
+
+def guard_web_publishing(app, timeout: float) -> None:
+    """In a web process (config/wsgi.py, config/asgi.py): publish with a `timeout` socket
+    timeout and behind the broker's breaker, so a request pays at most one short timeout.
+    Workers keep the broker settings (a consumer's reconnection is Celery's business)."""
+    from kombu.transport import redis as kombu_redis
+
+    app.conf.broker_transport_options = {
+        **app.conf.broker_transport_options,
+        "socket_timeout": timeout,
+    }
+    kombu_redis.Channel.connection_class = BrokerConnection
