@@ -191,7 +191,7 @@ CACHES = {
             "SOCKET_TIMEOUT": env_float("CACHE_SOCKET_TIMEOUT", 0.25),
             "IGNORE_EXCEPTIONS": True,
             # A hung cache costs one socket timeout, then is skipped for a while.
-            "CONNECTION_POOL_KWARGS": {"connection_class": redis_health.CacheConnection},
+            "CONNECTION_POOL_KWARGS": {"connection_class": redis_health.GuardedConnection},
         },
     }
 }

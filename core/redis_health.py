@@ -59,9 +59,10 @@ def breaker_of_url(url: str) -> Breaker:
     return breaker(parsed.hostname, parsed.port)
 
 
-class _Guarded(redis.Connection):
-    """A connection that trips its breaker on a failure and fails at once while it is open
-    (redis-py's own retries included)."""
+class GuardedConnection(redis.Connection):
+    """A connection that trips its server's breaker on a failure and fails at once while it
+    is open (redis-py's own retries included). The cache's connections (django-redis
+    CONNECTION_POOL_KWARGS) and, in web processes, the broker's (guard_web_publishing)."""
 
     @property
     def breaker(self) -> Breaker:
@@ -93,14 +94,6 @@ class _Guarded(redis.Connection):
             raise
 
 
-class CacheConnection(_Guarded):
-    """The cache's connections (django-redis CONNECTION_POOL_KWARGS)."""
-
-
-class BrokerConnection(_Guarded):
-    """The broker's connections in web processes (see guard_web_publishing)."""
-
-
 def guard_web_publishing(app, timeout: float) -> None:
     """In a web process (config/wsgi.py, config/asgi.py): publish with a `timeout` socket
     timeout and behind the broker's breaker, so a request pays at most one short timeout.
@@ -111,4 +104,4 @@ def guard_web_publishing(app, timeout: float) -> None:
         **app.conf.broker_transport_options,
         "socket_timeout": timeout,
     }
-    kombu_redis.Channel.connection_class = BrokerConnection
+    kombu_redis.Channel.connection_class = GuardedConnection

@@ -88,7 +88,8 @@ def storage_label(field: models.FileField) -> str | None:
 
 
 def _name(value) -> str:
-    return (getattr(value, "name", value) or "") if value is not None else ""
+    """The storage name of a field's value (a FieldFile, a name, or nothing)."""
+    return getattr(value, "name", value) or ""
 
 
 def _deletable(field: models.FileField, name: str) -> bool:
@@ -133,7 +134,8 @@ def referenced(names: Iterable[str], storage=default_storage) -> set[str]:
             content_type=ContentType.objects.get_for_model(model)
         )
         for field in fields:
-            found.update(name for name in names if name == _default_name(field))
+            if (default := _default_name(field)) in names:
+                found.add(default)
             live = model._base_manager.filter(**{f"{field.attname}__in": names})
             found.update(live.values_list(field.attname, flat=True))
             # An archived row can be restored: its file must stay.
