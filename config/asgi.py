@@ -10,4 +10,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Requests publish tasks: a dead or hung broker must cost a request at most one short
 # timeout (core/redis_health.py).
 redis_health.guard_web_publishing(celery_app, settings.CELERY_BROKER_PUBLISH_TIMEOUT)
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+# After Django's set-up, which the streams' module needs.
+from messaging.streams import with_streams  # noqa: E402
+
+# The live event streams (/events/, /api/v1/events/), then Django for everything else.
+application = with_streams(django_application)

@@ -356,6 +356,23 @@ ACCOUNT_PURGE_BATCH_SIZE = env_int("ACCOUNT_PURGE_BATCH_SIZE", 1000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
+# --- Live events ----------------------------------------------------------------------------
+# Pushed to open pages and API clients over Server-Sent Events (core/events.py, served by the
+# ASGI process: config/asgi.py). The log and the channel live in the broker's Redis unless
+# EVENTS_REDIS_URL says otherwise.
+EVENTS_REDIS_URL = env("EVENTS_REDIS_URL", REDIS_URL)
+# Each user's log keeps at most this many events, none older than this: what a client that
+# reconnects can be sent of what it missed.
+EVENTS_LOG_MAX_LENGTH = env_int("EVENTS_LOG_MAX_LENGTH", 1000)
+EVENTS_LOG_MAX_AGE_SECONDS = env_int("EVENTS_LOG_MAX_AGE_SECONDS", 86400)
+EVENTS_MAX_STREAMS_PER_USER = env_int("EVENTS_MAX_STREAMS_PER_USER", 10)
+# A comment this often keeps idle streams open through proxies; browsers come back this
+# many milliseconds after a stream ends.
+EVENTS_HEARTBEAT_SECONDS = env_int("EVENTS_HEARTBEAT_SECONDS", 20)
+EVENTS_RETRY_MS = env_int("EVENTS_RETRY_MS", 3000)
+# Tasks publish with this socket timeout: a dead Redis costs a task at most this once.
+EVENTS_PUBLISH_TIMEOUT = env_float("EVENTS_PUBLISH_TIMEOUT", 1.0)
+
 # --- REST framework -------------------------------------------------------------------------
 
 # API tokens expire this many days after they were issued (messaging/api/authentication.py).

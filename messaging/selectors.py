@@ -135,6 +135,23 @@ def unread_notification_count(user) -> int:
     return Notification.objects.filter(user=user, read=False).count()
 
 
+def unread_counts(user_id: int) -> dict[str, int]:
+    """What the header's badges show: {"messages": n, "notifications": n}."""
+    return {
+        "messages": Message.unread_messages.filter(receiver_id=user_id).count(),
+        "notifications": Notification.objects.filter(user_id=user_id, read=False).count(),
+    }
+
+
+def message_with_people(message_id: int) -> Message | None:
+    return Message.objects.select_related("sender", "receiver").filter(pk=message_id).first()
+
+
+def notification_of(message: Message) -> Notification | None:
+    """The receiver's notification of `message`."""
+    return Notification.objects.filter(message=message, user_id=message.receiver_id).first()
+
+
 def deletion_pending(user_id: int) -> bool:
     """Has the user asked for their account's deletion, and its purge not finished?"""
     return AccountDeletion.objects.filter(user_id=user_id).exists()

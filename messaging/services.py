@@ -14,12 +14,13 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
+from django.dispatch import Signal
 from django.utils import timezone
 from django_redis import get_redis_connection
 from rest_framework.authtoken.models import Token
 
 from core.stored import stored_row
-from messaging import inbox_cache
+from messaging import events, inbox_cache
 from messaging.models import (
     AccountDeletion,
     Message,
@@ -30,6 +31,10 @@ from messaging.models import (
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
+
+# Sent, in its transaction, when a user's messages or notifications were marked read
+# (keyword user_id): messaging.signals tells the user's open pages once it commits.
+unread_changed = Signal()
 
 
 # --- Accounts -------------------------------------------------------------------------------
@@ -109,14 +114,15 @@ def account_purge(*, user_id: int, batch_size: int | None = None) -> int:
             batch = list(
                 theirs.select_for_update(skip_locked=True)
                 .order_by("-id")
-                .values_list("id", flat=True)[:batch_size]
+                .values_list("id", "sender_id", "receiver_id")[:batch_size]
             )
             if not batch:
                 break
             # Cascades take each batch's notifications, histories and replies; the receivers
             # hand the attachment names to one file-deletion task per batch.
-            _, per_model = Message.objects.filter(id__in=batch).delete()
+            _, per_model = Message.objects.filter(id__in=[row[0] for row in batch]).delete()
             deleted += per_model.get(Message._meta.label, 0)
+        events.messages_deleted(batch, gone_user_id=user_id)
     User.objects.filter(pk=user_id).delete()
     logger.info("purged user %s: %s messages", user_id, deleted)
     return deleted
@@ -289,6 +295,7 @@ def messages_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
         Notification.objects.filter(user=user, message_id__in=changed, read=False).update(read=True)
         if updated:
             inbox_cache.invalidate_on_commit(user.pk)
+            unread_changed.send(sender=Message, user_id=user.pk)
     return updated
 
 
@@ -334,4 +341,7 @@ def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
     notifications = Notification.objects.filter(user=user, read=False)
     if ids is not None:
         notifications = notifications.filter(id__in=ids)
-    return notifications.update(read=True)
+    updated = notifications.update(read=True)
+    if updated:
+        unread_changed.send(sender=Notification, user_id=user.pk)
+    return updated

@@ -57,3 +57,8 @@ def user_pre_delete(sender, instance, **kwargs):
     # deleting its user at the end has its AccountDeletion row still: no second purge.)
     if not selectors.deletion_pending(instance.pk):
         tasks.purge_account.delay_on_commit(instance.pk)
+
+
+@receiver(services.unread_changed, dispatch_uid="messaging.unread_changed")
+def unread_changed(sender, user_id, **kwargs):
+    tasks.announce_unread.delay_on_commit(user_id)

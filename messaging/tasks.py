@@ -1,7 +1,7 @@
 """Celery tasks of the messaging app. Each takes ids, refetches, and is safe to run twice."""
 
 from core.tasks import recorded_task, task
-from messaging import services
+from messaging import events, services
 
 # A purge left pending this long is assumed lost (its publish failed) and is enqueued again.
 PURGE_RESUME_AFTER_SECONDS = 600
@@ -11,15 +11,23 @@ HISTORY_RECOVER_AFTER_SECONDS = 60
 
 @task()
 def create_notification(message_id: int) -> None:
-    services.notification_create(message_id=message_id)
+    if services.notification_create(message_id=message_id):
+        events.message_sent(message_id)
 
 
 # The old content exists nowhere else: if it cannot be published it is written inline.
 @task(run_inline_if_unpublished=True)
 def record_edit(message_id: int, old_content: str, edited_at: str, editor_id: int) -> None:
-    services.history_record(
+    history = services.history_record(
         message_id=message_id, old_content=old_content, edited_at=edited_at, editor_id=editor_id
     )
+    if history is not None:
+        events.message_edited(message_id)
+
+
+@task()
+def announce_unread(user_id: int) -> None:
+    events.unread_changed(user_id)
 
 
 @task()

@@ -14,6 +14,7 @@ urlpatterns = [
     path("notifications/read-all/", views.notifications_read, name="notifications-read-all"),
     path("notifications/<int:pk>/read/", views.notifications_read, name="notification-read"),
     path("badge/", views.badge, name="badge"),
+    path("events/", views.events_elsewhere, name="events"),
     path("account/delete/", views.delete_account, name="delete-account"),
     path("accounts/signup/", views.signup, name="signup"),
 ]

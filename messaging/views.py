@@ -5,7 +5,7 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
@@ -39,8 +39,10 @@ def inbox(request, box: str = "inbox"):
 
     # Only the list is cached: the header (badge, CSRF token) is rendered per request.
     list_html = inbox_cache.cached_for_user(request.user.pk, request, render_list)
-    response = render(request, "messaging/inbox.html", {"list_html": list_html, "box": box})
-    return inbox_cache.private(response)
+    if request.GET.get("partial"):  # the list alone: an open page refreshing it (live.js)
+        return inbox_cache.private(HttpResponse(list_html))
+    context = {"list_html": list_html, "box": box, "page_number": request.GET.get("page") or "1"}
+    return inbox_cache.private(render(request, "messaging/inbox.html", context))
 
 
 @login_required
@@ -69,9 +71,11 @@ def thread(request, pk: int):
     for m in shown:
         m.versions = histories.get(m.pk, [])
         m.indent = min(m.depth, 8)
+    # ?partial=1: the messages alone, for an open page refreshing them (live.js).
+    template = "_thread_posts.html" if request.GET.get("partial") else "thread.html"
     return render(
         request,
-        "messaging/thread.html",
+        f"messaging/{template}",
         {"page": page, "focus": message.pk, "reply_form": ReplyForm()},
     )
 
@@ -168,6 +172,14 @@ def badge(request):
             "notifications": selectors.unread_notification_count(request.user),
         }
     )
+
+
+@require_GET
+def events_elsewhere(request):
+    """/events/ is served by the ASGI application (messaging.streams) ahead of Django: a
+    request that gets here came through a server without it, and the page polls instead."""
+    detail = "Live events are served by the ASGI application (config.asgi); route /events/ to it."
+    return JsonResponse({"detail": detail}, status=503)
 
 
 @login_required

@@ -108,19 +108,23 @@ def stop(process: subprocess.Popen) -> None:
 def start_server(log_path: Path, **env_overrides) -> tuple[subprocess.Popen, str]:
     """Start gunicorn on a free port with the test database; returns (process, base URL)."""
     port = free_port()
+    command = ["gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    return _serve(
+        port, [*command, "--workers", "1", "--access-logfile", "-"], log_path, env_overrides
+    )
+
+
+def start_asgi_server(log_path: Path, **env_overrides) -> tuple[subprocess.Popen, str]:
+    """Start the ASGI application (the event streams, and Django for everything else) under
+    uvicorn, as `make start` does, on a free port; returns (process, base URL)."""
+    port = free_port()
+    command = ["uvicorn", "config.asgi:application", "--port", str(port)]
+    return _serve(port, [*command, "--timeout-graceful-shutdown", "2"], log_path, env_overrides)
+
+
+def _serve(port: int, command: list[str], log_path: Path, env_overrides: dict):
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--access-logfile",
-            "-",
-        ],
+        [sys.executable, "-m", *command],
         cwd=ROOT,
         env=subprocess_env(**env_overrides),
         stdout=log_path.open("wb"),

@@ -9,7 +9,7 @@ from tests.servers import ROOT, deploy_check
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
-DJANGO_SERVICES = ["web", "worker", "beat", "flower"]
+DJANGO_SERVICES = ["web", "events", "worker", "beat", "flower"]
 
 
 def settings_env_names() -> set[str]:
@@ -50,6 +50,8 @@ def test_flower_refuses_to_start_without_a_password():
 
 def test_services_run_the_documented_commands():
     assert SERVICES["web"]["command"][0] == "gunicorn"
+    events = " ".join(SERVICES["events"]["command"])
+    assert "gunicorn config.asgi:application --worker-class uvicorn_worker.UvicornWorker" in events
     worker = " ".join(SERVICES["worker"]["command"])
     assert "celery -A celery_app worker -Q default,maintenance" in worker
     beat = " ".join(SERVICES["beat"]["command"])
@@ -101,5 +103,7 @@ def test_only_the_buffering_front_is_published():
         in (front["volumes"])
     )
     assert front["environment"]["WEB_UPSTREAM"] == "web:8000"
+    assert front["environment"]["EVENTS_UPSTREAM"] == "events:8001"
+    assert "ports" not in SERVICES["events"]
     assert "ports" not in SERVICES["web"]
     assert SERVICES["web"]["environment"]["NUM_PROXIES"] == "1"

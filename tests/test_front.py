@@ -17,11 +17,14 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 SLOW_CLIENTS = 50
 
 
-def start_nginx(directory, upstream_port: int) -> tuple[subprocess.Popen, int]:
+def start_nginx(
+    directory, upstream_port: int, events_port: int | None = None
+) -> tuple[subprocess.Popen, int]:
     port = free_port()
     server = (ROOT / "deploy/nginx.conf.template").read_text()
     server = server.replace("${LISTEN_PORT}", f"127.0.0.1:{port}")
     server = server.replace("${WEB_UPSTREAM}", f"127.0.0.1:{upstream_port}")
+    server = server.replace("${EVENTS_UPSTREAM}", f"127.0.0.1:{events_port or free_port()}")
     (directory / "server.conf").write_text(server)
     user = "user root;" if os.geteuid() == 0 else ""
     (directory / "nginx.conf").write_text(

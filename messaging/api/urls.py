@@ -12,6 +12,7 @@ urlpatterns = [
     path("auth/register/", views.RegisterView.as_view(), name="register"),
     path("auth/token/", views.TokenView.as_view(), name="token"),
     path("me/", views.MeView.as_view(), name="me"),
+    path("events/", views.EventsView.as_view(), name="api-events"),
     path("conversations/<int:user_id>/", views.ConversationView.as_view(), name="conversation"),
     *router.urls,
 ]

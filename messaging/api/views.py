@@ -283,3 +283,48 @@ class UserViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         query = s.UserSearchSerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         return selectors.users_matching(query.validated_data["search"])
+
+
+EVENTS_DESCRIPTION = """A Server-Sent Events stream (`text/event-stream`) of the
+authenticated user's live events. Send the token in the `Authorization` header: a token in
+the URL is refused (400). Served by the ASGI application (`config.asgi`); at most
+`EVENTS_MAX_STREAMS_PER_USER` streams open per user (then 429).
+
+Every event has an `id:`. Reconnect with `Last-Event-ID: <id>` (browsers' EventSource does
+it by itself) to be sent, first, every event missed since; when the log no longer holds them
+all, the first event is `stream.reset`: reload what you show. A `:` comment line comes every
+`EVENTS_HEARTBEAT_SECONDS`; `retry:` says when to come back after the stream ends.
+
+Events (`event:` name, then the JSON of `data:`), `message` being a message as
+`/api/v1/messages/` shows it plus `sender_username`, and `unread` the user's new unread
+counts `{"messages": n, "notifications": n}`:
+
+- `message.received`: `{"message", "unread"}`, a message to you;
+- `message.sent`: `{"message"}`, a message you sent (from another page or client);
+- `message.edited`: `{"message"}`, a message of yours or to you was edited (its new content);
+- `notification.created`: `{"notification": {"id", "message", "created_at"}, "unread"}`;
+- `unread.changed`: `{"unread"}`, messages or notifications were marked read;
+- `messages.deleted`: `{"ids", "unread"}`, messages gone with their other person's account;
+- `stream.reset`: `{"reason"}`, events were missed and cannot be replayed."""
+
+
+class EventsView(APIView):
+    """Reached only through a server without the ASGI stream application in front (a WSGI
+    server, the test client): the schema's description of the stream, and a 503 that says
+    where it is served."""
+
+    @extend_schema(
+        description=EVENTS_DESCRIPTION,
+        parameters=[
+            OpenApiParameter("Last-Event-ID", str, OpenApiParameter.HEADER, required=False),
+            OpenApiParameter(
+                "since", int, description="On a first connection: events since this time (ms)."
+            ),
+        ],
+        responses={(200, "text/event-stream"): str, 401: None, 429: None, 503: None},
+    )
+    def get(self, request):
+        return Response(
+            {"detail": "The event stream is served by the ASGI application (config.asgi)."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )

@@ -1,0 +1,135 @@
+"""Server-Sent Events over ASGI: one user's live events, what they missed first, then live.
+
+https://html.spec.whatwg.org/multipage/server-sent-events.html
+"""
+
+import asyncio
+import contextlib
+import json
+import time
+
+import redis.asyncio as aioredis
+from django.conf import settings
+
+from core.events import RESET, Hub, Listener, Replay, position
+
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    # nginx: pass each event on as it comes, do not buffer the response.
+    (b"x-accel-buffering", b"no"),
+    (b"x-content-type-options", b"nosniff"),
+]
+HEARTBEAT = b":\n\n"  # a comment: keeps proxies from closing an idle connection
+
+
+async def respond(send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()):
+    """A JSON error response, as the rest of the API answers them."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"cache-control", b"no-store"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": json.dumps({"detail": detail}).encode()})
+
+
+async def serve(
+    hub: Hub, user_id: int, *, after: str | None, since_ms: int | None, receive, send
+) -> None:
+    """Stream `user_id`'s events: those after the event id `after` (or since `since_ms`)
+    from the log first, then live ones, until the client leaves or the hub closes it."""
+
+    async def unavailable():
+        detail = "Live events are unavailable for now; try again soon."
+        await respond(send, 503, detail, [(b"retry-after", b"5")])
+
+    if not await hub.ready(timeout=1.0):
+        await unavailable()
+        return
+    listener = Listener(user_id)
+    try:
+        leased = await hub.lease(listener)
+    except (aioredis.RedisError, OSError):
+        await unavailable()
+        return
+    if not leased:
+        limit = settings.EVENTS_MAX_STREAMS_PER_USER
+        await respond(
+            send,
+            429,
+            f"You have {limit} event streams open, the most allowed; close one first.",
+            [(b"retry-after", str(settings.EVENTS_HEARTBEAT_SECONDS * 3).encode())],
+        )
+        return
+    if not hub.connected.is_set():  # lost while leasing: nothing may open on a dead hub
+        await hub.release(listener)
+        await unavailable()
+        return
+    hub.attach(listener)  # before reading the log: nothing published from here is missed
+    watcher = asyncio.get_running_loop().create_task(_watch(receive, listener))
+    try:
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        await _body(send, f"retry: {settings.EVENTS_RETRY_MS}\n\n".encode())
+        floor = since_ms if since_ms is not None else int(time.time() * 1000)
+        last = after
+        if after is not None or since_ms is not None:
+            missed = await hub.replay(user_id, after=after, since_ms=since_ms)
+            last = await _replay(send, missed, last)
+        heartbeat = settings.EVENTS_HEARTBEAT_SECONDS
+        while not listener.closed:
+            try:
+                event = await asyncio.wait_for(listener.queue.get(), heartbeat)
+            except TimeoutError:
+                await _body(send, HEARTBEAT)
+                continue
+            if event is None:
+                break
+            if last is not None and position(event.id) <= position(last):
+                continue  # already sent from the log
+            if listener.overflowed or (last is not None and event.prev != last):
+                # Something was dropped (a slow client) or came in another order: the log
+                # has it all, in order.
+                listener.overflowed = False
+                while not listener.queue.empty():
+                    listener.queue.get_nowait()
+                missed = await hub.replay(user_id, after=last, since_ms=None if last else floor)
+                last = await _replay(send, missed, last)
+                continue
+            await _body(send, event.encode())
+            last = event.id
+    except (aioredis.RedisError, OSError):
+        pass  # the log is unreachable: end the stream, the client comes back with its id
+    finally:
+        watcher.cancel()
+        hub.forget(listener)
+        await hub.release(listener)
+        with contextlib.suppress(Exception):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _replay(send, replay: Replay, last: str | None) -> str | None:
+    if replay.reset:
+        # Its id moves the client past what is lost; the client reloads what it shows.
+        head = f"id: {replay.latest}\n" if replay.latest else ""
+        await _body(send, f'{head}event: {RESET}\ndata: {{"reason":"events missed"}}\n\n'.encode())
+        return replay.latest or last
+    for event in replay.events:
+        await _body(send, event.encode())
+    return replay.latest or last
+
+
+async def _body(send, chunk: bytes) -> None:
+    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+
+async def _watch(receive, listener: Listener) -> None:
+    """Close the stream when its client disconnects."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    listener.close()

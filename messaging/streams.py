@@ -1,0 +1,144 @@
+"""The live event streams: /events/ for the pages and /api/v1/events/ for API clients.
+
+Served by the ASGI application (config/asgi.py) ahead of Django's handler: an open stream
+holds no request object, no middleware and no database connection; the database is asked
+once, when the stream opens, who its user is. Events come from messaging.events.
+"""
+
+import asyncio
+import signal
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.db import close_old_connections
+from django.http import HttpRequest, parse_cookie
+from django.utils.module_loading import import_string
+from rest_framework.exceptions import AuthenticationFailed
+
+from core import sse
+from core.events import EVENT_ID, Hub
+from messaging.api.authentication import ExpiringTokenAuthentication
+
+PATHS = ("/events/", "/api/v1/events/")
+# Query parameters that would carry a credential into every access log on the way.
+CREDENTIALS_IN_QUERY = ("token", "access_token", "auth_token", "key", "api_key")
+
+_hub: Hub | None = None
+
+
+def hub() -> Hub:
+    """This process's hub (one subscription to Redis for all of its streams)."""
+    global _hub
+    if _hub is None:
+        _hub = Hub(settings.EVENTS_REDIS_URL)
+    return _hub
+
+
+def with_streams(django_application):
+    """The ASGI application: the stream paths here, everything else to Django."""
+
+    async def application(scope, receive, send):
+        if scope["type"] == "http" and scope["path"] in PATHS:
+            await stream(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await lifespan(receive, send)
+        else:
+            await django_application(scope, receive, send)
+
+    return application
+
+
+async def lifespan(receive, send) -> None:
+    global _hub
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            hub().start()
+            _end_streams_on_stop(asyncio.get_running_loop())
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if _hub is not None:  # open streams end: their clients reconnect elsewhere
+                await _hub.stop()
+                _hub = None
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _end_streams_on_stop(loop) -> None:
+    """On SIGTERM or SIGINT, end the open streams at once, then stop as the server would.
+
+    The server waits for open responses before it stops, and a stream never ends by
+    itself: without this every restart would wait out the server's graceful timeout, then
+    cancel the streams with an error. Their clients reconnect (to another process)."""
+    for number in (signal.SIGTERM, signal.SIGINT):
+        server_handler = signal.getsignal(number)
+        if not callable(server_handler):
+            continue
+
+        def handler(signum, frame, server_handler=server_handler):
+            if _hub is not None:
+                loop.call_soon_threadsafe(_hub.close_all)
+            server_handler(signum, frame)
+
+        signal.signal(number, handler)
+
+
+async def stream(scope, receive, send) -> None:
+    if scope["method"] != "GET":
+        await sse.respond(send, 405, "Only GET opens an event stream.", [(b"allow", b"GET")])
+        return
+    query = parse_qs(scope["query_string"].decode("latin-1"))
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+    if any(name in query for name in CREDENTIALS_IN_QUERY):
+        await sse.respond(
+            send,
+            400,
+            "Credentials in the URL are refused (they end up in access logs): "
+            "send 'Authorization: Token <key>'.",
+        )
+        return
+    after = headers.get("last-event-id") or query.get("last_event_id", [None])[0]
+    if after is not None and not EVENT_ID.fullmatch(after):
+        await sse.respond(send, 400, "Last-Event-ID must be the id of an event of this stream.")
+        return
+    since = query.get("since", [None])[0]
+    if since is not None and not (since.isdigit() and len(since) <= 15):
+        await sse.respond(send, 400, "since must be a time in milliseconds since 1970.")
+        return
+    try:
+        user_id = await sync_to_async(authenticate)(headers)
+    except AuthenticationFailed as error:
+        user_id, reason = None, str(error.detail)
+    else:
+        reason = "Authentication credentials were not provided."
+    if user_id is None:
+        await sse.respond(send, 401, reason, [(b"www-authenticate", b"Token")])
+        return
+    await sse.serve(
+        hub(),
+        user_id,
+        after=after,
+        since_ms=int(since) if since is not None and after is None else None,
+        receive=receive,
+        send=send,
+    )
+
+
+def authenticate(headers: dict[str, str]) -> int | None:
+    """The id of the stream's user: by its API token (Authorization: Token ...), or by its
+    session cookie as Django's login keeps it. None for nobody; AuthenticationFailed for a
+    bad or expired token."""
+    close_old_connections()  # what Django does at each request: drop a broken connection
+    authorization = headers.get("authorization", "").split()
+    if authorization and authorization[0].lower() == "token":
+        if len(authorization) != 2:
+            raise AuthenticationFailed("Invalid token header: 'Authorization: Token <key>'.")
+        user, _ = ExpiringTokenAuthentication().authenticate_credentials(authorization[1])
+        return user.pk
+    request = HttpRequest()
+    session_key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
+    request.session = import_string(f"{settings.SESSION_ENGINE}.SessionStore")(session_key)
+    user = get_user(request)
+    return user.pk if user.is_authenticated else None

@@ -1,0 +1,286 @@
+"""Live events: the log in Redis, the streams of a real ASGI server (uvicorn), and the
+events a real Celery worker publishes after each change."""
+
+import http.client
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
+from core import events
+from devtools.factories import PASSWORD, UserFactory
+from devtools.sse import Stream
+from messaging import services
+from tests.servers import RedisServer, start_asgi_server, stop, wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
+
+API = "/api/v1/events/"
+MAX_STREAMS = 3
+
+
+@pytest.fixture(scope="module")
+def asgi_port(django_db_setup, django_db_blocker, tmp_path_factory):
+    log = tmp_path_factory.mktemp("asgi") / "uvicorn.log"
+    with django_db_blocker.unblock():
+        process, base = start_asgi_server(log, EVENTS_MAX_STREAMS_PER_USER=str(MAX_STREAMS))
+    yield int(base.rsplit(":", 1)[1])
+    stop(process)
+    print(log.read_text()[-3000:])
+
+
+@pytest.fixture
+def streams():
+    """Open streams, closed at the end of the test."""
+    opened = []
+
+    def open_stream(port: int, user=None, path: str = API, **headers) -> Stream:
+        if user is not None:
+            key = Token.objects.get_or_create(user=user)[0].key
+            headers["Authorization"] = f"Token {key}"
+        stream = Stream(port, path, headers)
+        opened.append(stream)
+        return stream
+
+    yield open_stream
+    for stream in opened:
+        stream.close()
+
+
+def log_of(user) -> list:
+    return redis.Redis.from_url(settings.EVENTS_REDIS_URL).xrange(events.log_key(user.pk))
+
+
+# --- The log --------------------------------------------------------------------------------
+
+
+def test_each_event_is_logged_with_the_id_of_its_users_previous_one():
+    assert events.publish([(901, "a", {"n": 1}), (902, "b", {}), (901, "c", {"n": 3})]) == 3
+    first, second = redis.Redis.from_url(settings.EVENTS_REDIS_URL).xrange(events.log_key(901))
+    assert first[1][b"p"] == b"0-0"
+    assert second[1][b"p"] == first[0]
+    assert (second[1][b"e"], second[1][b"d"]) == (b"c", b'{"n":3}')
+
+
+def test_the_log_is_bounded_by_length(settings):
+    settings.EVENTS_LOG_MAX_LENGTH = 10
+    for _ in range(10):
+        events.publish([(903, "tick", {})] * 100)
+    length = redis.Redis.from_url(settings.EVENTS_REDIS_URL).xlen(events.log_key(903))
+    # Trimming is approximate ("~"): whole nodes of 100 entries go.
+    assert 10 <= length <= 200
+
+
+def test_a_dead_redis_loses_the_event_not_the_task(settings, tmp_path):
+    server = RedisServer(tmp_path)  # never started: nothing answers on its port
+    settings.EVENTS_REDIS_URL = server.url()
+    assert events.publish([(904, "lost", {})]) == 0
+
+
+# --- Opening a stream -----------------------------------------------------------------------
+
+
+def test_anonymous_and_bad_tokens_get_401_before_any_stream_opens(asgi_port, streams, user):
+    anonymous = streams(asgi_port)
+    assert anonymous.status == 401
+    assert anonymous.headers["WWW-Authenticate"] == "Token"
+    assert anonymous.headers["Content-Type"] == "application/json"
+    assert b"credentials were not provided" in anonymous.body
+
+    wrong = streams(asgi_port, Authorization="Token not-a-key")
+    assert (wrong.status, wrong.body) == (401, b'{"detail": "Invalid token."}')
+
+    token = Token.objects.create(user=user)
+    Token.objects.filter(pk=token.pk).update(created="2000-01-01T00:00:00Z")
+    expired = streams(asgi_port, Authorization=f"Token {token.key}")
+    assert expired.status == 401
+    assert b"Token expired" in expired.body
+
+
+def test_a_token_in_the_query_string_is_refused(asgi_port, streams, user):
+    key = Token.objects.create(user=user).key
+    refused = streams(asgi_port, path=f"{API}?token={key}")
+    assert refused.status == 400
+    assert b"Authorization: Token" in refused.body
+
+
+def test_bad_requests_get_a_clear_4xx(asgi_port, streams, user):
+    assert b"Last-Event-ID" in streams(asgi_port, user, **{"Last-Event-ID": "yesterday"}).body
+    assert streams(asgi_port, user, path=f"{API}?since=soon").status == 400
+    connection = http.client.HTTPConnection("127.0.0.1", asgi_port, timeout=5)
+    connection.request("POST", API)
+    response = connection.getresponse()
+    assert (response.status, response.headers["Allow"]) == (405, "GET")
+
+
+def test_pages_open_their_stream_with_the_session_cookie(asgi_port, streams, user):
+    client = Client()
+    client.force_login(user)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    stream = streams(asgi_port, path="/events/", Cookie=cookie)
+    assert stream.status == 200
+    assert stream.headers["Content-Type"] == "text/event-stream; charset=utf-8"
+    assert stream.headers["Cache-Control"] == "no-store"
+    assert stream.headers["X-Accel-Buffering"] == "no"
+    wait_for(lambda: stream.retry == settings.EVENTS_RETRY_MS)
+
+    assert streams(asgi_port, path="/events/", Cookie="sessionid=forged").status == 401
+
+
+def test_a_user_may_open_only_so_many_streams(asgi_port, streams, user):
+    opened = [streams(asgi_port, user) for _ in range(MAX_STREAMS)]
+    assert [s.status for s in opened] == [200] * MAX_STREAMS
+    refused = streams(asgi_port, user)
+    assert refused.status == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    assert f"You have {MAX_STREAMS} event streams open".encode() in refused.body
+    # Another user is not affected.
+    assert streams(asgi_port, UserFactory()).status == 200
+
+    opened[0].close()  # its lease is released when the server sees it go
+
+    def one_more_opens():
+        stream = streams(asgi_port, user)
+        return stream.status == 200
+
+    wait_for(one_more_opens, timeout=10, interval=0.1)
+
+
+# --- Events from the worker -----------------------------------------------------------------
+
+
+def names(stream: Stream, count: int) -> list[str]:
+    return [event.name for event in stream.take(count)]
+
+
+def test_every_kind_of_event_reaches_its_users_and_nobody_else(celery_worker, asgi_port, streams):
+    alice, bob, carol = UserFactory(), UserFactory(), UserFactory()
+    to_alice, to_bob, to_carol = (
+        streams(asgi_port, alice),
+        streams(asgi_port, bob),
+        streams(asgi_port, carol),
+    )
+
+    message = services.message_send(sender=alice, receiver=bob, content="Lunch?")
+    received, notified = to_bob.take(2)
+    assert received.name == "message.received"
+    data = received.json()
+    assert data["message"]["id"] == message.pk
+    assert data["message"]["content"] == "Lunch?"
+    assert data["message"]["sender_username"] == alice.username
+    assert data["unread"] == {"messages": 1, "notifications": 1}
+    assert notified.name == "notification.created"
+    assert notified.json()["notification"]["message"] == message.pk
+    assert notified.json()["unread"] == {"messages": 1, "notifications": 1}
+    sent = to_alice.next()
+    assert (sent.name, sent.json()["message"]["id"]) == ("message.sent", message.pk)
+
+    services.message_edit(message=message, editor=alice, content="Lunch at one?")
+    for stream in (to_alice, to_bob):
+        edited = stream.next()
+        assert edited.name == "message.edited"
+        assert edited.json()["message"]["content"] == "Lunch at one?"
+        assert edited.json()["message"]["edited"] is True
+
+    services.messages_mark_read(user=bob)
+    changed = to_bob.next()
+    assert (changed.name, changed.json()) == (
+        "unread.changed",
+        {"unread": {"messages": 0, "notifications": 0}},
+    )
+
+    reply = services.message_send(sender=alice, receiver=bob, content="Still there?")
+    assert names(to_bob, 2) == ["message.received", "notification.created"]
+    assert names(to_alice, 1) == ["message.sent"]
+    services.account_delete(user=alice, password=PASSWORD)
+    deleted = to_bob.next(timeout=20)
+    assert deleted.name == "messages.deleted"
+    assert sorted(deleted.json()["ids"]) == sorted([message.pk, reply.pk])
+    assert deleted.json()["unread"] == {"messages": 0, "notifications": 0}
+
+    # Carol saw none of it: the first event of her stream is the first that is hers.
+    services.message_send(sender=bob, receiver=carol, content="Hi Carol")
+    first = to_carol.next()
+    assert (first.name, first.json()["message"]["content"]) == ("message.received", "Hi Carol")
+    # Nor did Bob see Alice's own events, nor Alice Bob's: each stream held only the above.
+    assert names(to_bob, 1) == ["message.sent"]
+
+
+def test_a_client_that_comes_back_gets_what_it_missed_then_live_events(
+    celery_worker, asgi_port, streams
+):
+    alice, bob = UserFactory(), UserFactory()
+    first_stream = streams(asgi_port, bob)
+    services.message_send(sender=alice, receiver=bob, content="one")
+    last_seen = first_stream.take(2)[-1].id
+    first_stream.close()
+
+    services.message_send(sender=alice, receiver=bob, content="two")
+    services.message_send(sender=alice, receiver=bob, content="three")
+    wait_for(lambda: len(log_of(bob)) == 6)
+
+    back = streams(asgi_port, bob, **{"Last-Event-ID": last_seen})
+    missed = back.take(4)
+    assert [e.name for e in missed] == ["message.received", "notification.created"] * 2
+    assert [e.json()["message"]["content"] for e in missed[::2]] == ["two", "three"]
+    services.message_send(sender=alice, receiver=bob, content="four")
+    assert back.next().json()["message"]["content"] == "four"
+    ids = [e.id for e in missed]
+    assert ids == sorted(ids, key=events.position)
+    assert last_seen not in ids
+
+
+def test_an_id_the_log_no_longer_holds_gets_a_reset(celery_worker, asgi_port, streams):
+    alice, bob = UserFactory(), UserFactory()
+    stream = streams(asgi_port, bob)
+    services.message_send(sender=alice, receiver=bob, content="one")
+    last_seen = stream.take(2)[-1].id
+    stream.close()
+    redis.Redis.from_url(settings.EVENTS_REDIS_URL).delete(events.log_key(bob.pk))  # lost
+    services.message_send(sender=alice, receiver=bob, content="two")
+    wait_for(lambda: len(log_of(bob)) == 2)
+
+    back = streams(asgi_port, bob, **{"Last-Event-ID": last_seen})
+    reset = back.next()
+    assert reset.name == "stream.reset"
+    assert reset.id == log_of(bob)[-1][0].decode()  # the client's next id is past the gap
+    services.message_send(sender=alice, receiver=bob, content="three")
+    assert back.next().json()["message"]["content"] == "three"
+
+
+def test_one_subscription_serves_every_stream_of_the_process(asgi_port, streams):
+    for _ in range(5):
+        assert streams(asgi_port, UserFactory()).status == 200
+    channel = events.channel(settings.EVENTS_REDIS_URL)
+    client = redis.Redis.from_url(settings.EVENTS_REDIS_URL)
+    assert client.pubsub_numsub(channel) == [(channel.encode(), 1)]
+
+
+def test_a_redis_outage_ends_the_streams_and_they_come_back_after_it(tmp_path, streams, settings):
+    server = RedisServer(tmp_path)
+    server.start()
+    process, base = start_asgi_server(tmp_path / "uvicorn.log", EVENTS_REDIS_URL=server.url())
+    try:
+        port = int(base.rsplit(":", 1)[1])
+        user = UserFactory()
+        stream = streams(port, user)
+        assert stream.status == 200
+        server.stop()
+        wait_for(stream.ended.is_set, timeout=20)
+        refused = streams(port, user)
+        assert (refused.status, refused.headers["Retry-After"]) == (503, "5")
+        assert b"unavailable" in refused.body
+
+        server.start()
+        wait_for(lambda: streams(port, user).status == 200, timeout=20, interval=0.2)
+        back = streams(port, user)
+        publisher = redis.Redis.from_url(server.url())
+        wait_for(lambda: publisher.pubsub_numsub(events.channel(server.url()))[0][1] == 1)
+        settings.EVENTS_REDIS_URL = server.url()
+        events.publish([(user.pk, "ping", {"after": "outage"})])
+        assert back.next().json() == {"after": "outage"}
+    finally:
+        stop(process)
+        server.stop()
