@@ -324,8 +324,12 @@ class Hub:
                 self.connected.set()
 
     def _dispatch(self, payload: bytes) -> None:
-        user, event_id, prev, name, data = payload.decode().split(" ", 4)
-        listeners = self._listeners.get(int(user))
+        try:
+            user, event_id, prev, name, data = payload.decode().split(" ", 4)
+            listeners = self._listeners.get(int(user))
+        except ValueError:  # not published by core.events.publish
+            logger.warning("live events: ignored a malformed announcement %r", payload[:100])
+            return
         if listeners:
             event = Event(event_id, prev, name, data)
             for listener in listeners:

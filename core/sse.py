@@ -88,7 +88,8 @@ async def serve(
             except TimeoutError:
                 await _body(send, HEARTBEAT)
                 continue
-            if event is None:
+            if event is None:  # closed by the hub (Redis lost) or the server stopping
+                await _body(send, f"retry: {settings.EVENTS_RETRY_MS}\n\n".encode())
                 break
             if last is not None and position(event.id) <= position(last):
                 continue  # already sent from the log

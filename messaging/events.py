@@ -3,41 +3,41 @@ once a change has committed. The events and their data are listed in the README 
 events") and in the API schema (GET /api/v1/events/)."""
 
 from collections import defaultdict
+from datetime import datetime
 
 from core import events
 from messaging import selectors
 from messaging.api.serializers import MessageSerializer
 
 
-def message_data(message) -> dict:
+def message_data(message, sender_username: str) -> dict:
     """The API's representation of a message, with its sender's name (for the page to say
     who wrote)."""
-    return {**MessageSerializer(message).data, "sender_username": message.sender.username}
+    return {**MessageSerializer(message).data, "sender_username": sender_username}
 
 
-def message_sent(message_id: int) -> None:
-    """A new message: "message.received" and "notification.created" to its receiver, with
-    their new unread counts; "message.sent" to its sender (their other pages)."""
-    message = selectors.message_with_people(message_id)
+def message_sent(message_id: int, *, notification: tuple[int, datetime]) -> None:
+    """A new message: "message.received" and "notification.created" (its `notification`:
+    id, created_at) to its receiver, with their new unread counts; "message.sent" to its
+    sender (their other pages). One query: it runs for every message sent."""
+    message = selectors.message_for_event(message_id)
     if message is None:
         return
-    data = message_data(message)
-    unread = selectors.unread_counts(message.receiver_id)
-    batch = [
-        (message.receiver_id, "message.received", {"message": data, "unread": unread}),
-        (message.sender_id, "message.sent", {"message": data}),
-    ]
-    if notification := selectors.notification_of(message):
-        created = {
-            "notification": {
-                "id": notification.pk,
-                "message": message.pk,
-                "created_at": notification.created_at,
-            },
-            "unread": unread,
-        }
-        batch.insert(1, (message.receiver_id, "notification.created", created))
-    events.publish(batch)
+    data = message_data(message, message.sender_username)
+    unread = {"messages": message.unread_messages, "notifications": message.unread_notifications}
+    notification_id, created_at = notification
+    created = {"id": notification_id, "message": message.pk, "created_at": created_at}
+    events.publish(
+        [
+            (message.receiver_id, "message.received", {"message": data, "unread": unread}),
+            (
+                message.receiver_id,
+                "notification.created",
+                {"notification": created, "unread": unread},
+            ),
+            (message.sender_id, "message.sent", {"message": data}),
+        ]
+    )
 
 
 def message_edited(message_id: int) -> None:
@@ -45,7 +45,7 @@ def message_edited(message_id: int) -> None:
     message = selectors.message_with_people(message_id)
     if message is None:
         return
-    data = {"message": message_data(message)}
+    data = {"message": message_data(message, message.sender.username)}
     people = {message.sender_id, message.receiver_id}
     events.publish((person, "message.edited", data) for person in people)
 

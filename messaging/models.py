@@ -72,7 +72,11 @@ class Notification(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "message"], name="one_notification_per_message")
         ]
-        indexes = [models.Index(fields=["user", "-created_at"], name="notif_user")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="notif_user"),
+            # The header's badge and every live event count only these rows.
+            models.Index(fields=["user"], condition=Q(read=False), name="notif_unread"),
+        ]
 
     def __str__(self):
         return f"notification of message #{self.message_id} for user {self.user_id}"

@@ -302,22 +302,24 @@ def messages_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
 # --- Notifications --------------------------------------------------------------------------
 
 
-def notification_create(*, message_id: int) -> bool:
+def notification_create(*, message_id: int) -> tuple[int, datetime] | None:
     """Notify the receiver of a message. Idempotent; nothing if the message is gone.
 
     Runs once per message sent, so it is one statement (get_or_create took four round trips).
-    Returns whether a notification was created.
+    Returns the new notification's (id, created_at), or None if there was one already.
     """
     notifications = connection.ops.quote_name(Notification._meta.db_table)
     messages = connection.ops.quote_name(Message._meta.db_table)
+    now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {notifications} (user_id, message_id, created_at, read)
                 SELECT receiver_id, id, %s, %s FROM {messages} WHERE id = %s
-                ON CONFLICT DO NOTHING""",
-            [connection.ops.adapt_datetimefield_value(timezone.now()), False, message_id],
+                ON CONFLICT DO NOTHING RETURNING id""",
+            [connection.ops.adapt_datetimefield_value(now), False, message_id],
         )
-        return cursor.rowcount == 1
+        row = cursor.fetchone()
+    return (row[0], now) if row else None
 
 
 def notifications_reconcile(*, batch_size: int = 1000) -> int:

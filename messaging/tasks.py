@@ -11,8 +11,8 @@ HISTORY_RECOVER_AFTER_SECONDS = 60
 
 @task()
 def create_notification(message_id: int) -> None:
-    if services.notification_create(message_id=message_id):
-        events.message_sent(message_id)
+    if notification := services.notification_create(message_id=message_id):
+        events.message_sent(message_id, notification=notification)
 
 
 # The old content exists nowhere else: if it cannot be published it is written inline.

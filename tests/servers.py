@@ -3,12 +3,16 @@ PostgreSQL of their own on free ports (stopped and killed on purpose, never the 
 shared services), with the helpers they share.
 """
 
+import atexit
 import contextlib
+import functools
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -114,10 +118,26 @@ def start_server(log_path: Path, **env_overrides) -> tuple[subprocess.Popen, str
     )
 
 
+@functools.cache
+def collected_static() -> str:
+    """The static files, collected once for the servers the tests start (WhiteNoise serves
+    them from STATIC_ROOT, as in production)."""
+    directory = tempfile.mkdtemp(prefix="static-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT,
+        env=subprocess_env(STATIC_ROOT=directory),
+        check=True,
+    )
+    return directory
+
+
 def start_asgi_server(log_path: Path, **env_overrides) -> tuple[subprocess.Popen, str]:
     """Start the ASGI application (the event streams, and Django for everything else) under
     uvicorn, as `make start` does, on a free port; returns (process, base URL)."""
     port = free_port()
+    env_overrides.setdefault("STATIC_ROOT", collected_static())
     command = ["uvicorn", "config.asgi:application", "--port", str(port)]
     return _serve(port, [*command, "--timeout-graceful-shutdown", "2"], log_path, env_overrides)
 

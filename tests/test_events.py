@@ -284,3 +284,18 @@ def test_a_redis_outage_ends_the_streams_and_they_come_back_after_it(tmp_path, s
     finally:
         stop(process)
         server.stop()
+
+
+def test_a_stopping_server_ends_its_streams_at_once(tmp_path, streams, user):
+    log = tmp_path / "uvicorn.log"
+    process, base = start_asgi_server(log)
+    stream = streams(int(base.rsplit(":", 1)[1]), user)
+    assert stream.status == 200
+    process.terminate()  # SIGTERM, as a deploy or a supervisor sends it
+    process.wait(timeout=20)
+    wait_for(stream.ended.is_set)
+    # Ended by the platform, its clients told when to come back, not cancelled by the
+    # server at the end of its graceful timeout.
+    assert stream.retry == settings.EVENTS_RETRY_MS
+    assert "graceful shutdown exceeded" not in log.read_text()
+    assert "Exception in ASGI application" not in log.read_text()
