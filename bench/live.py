@@ -221,28 +221,20 @@ def poll(port: int, cookies: list[str], seconds: float, every: float) -> tuple[f
     return len(latencies) / seconds, sorted(latencies)[int(len(latencies) * 0.99)]
 
 
+def asgi_server(port: int):
+    """The stream server as compose runs it: gunicorn with uvicorn's worker, 2 processes."""
+    command = ["gunicorn", "config.asgi:application", "--worker-class"]
+    command += ["uvicorn_worker.UvicornWorker", "--workers", "2", "--bind", f"127.0.0.1:{port}"]
+    return start("events", [sys.executable, "-m", *command], lambda: _answers(port))
+
+
 def main():
     users, tokens = make_users(5_100)
     web_port, events_port, naive_port = 8301, 8302, 8303
     web = gunicorn(web_port)
-    asgi = start(
-        "events",
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.asgi:application",
-            "--worker-class",
-            "uvicorn_worker.UvicornWorker",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{events_port}",
-        ],
-        lambda: _answers(events_port),
-        EVENTS_MAX_STREAMS_PER_USER="10",
-    )
+    asgi = asgi_server(events_port)
     worker = celery_worker()
+    naive = None
     streams = Streams()
     print(f"{machine()}\n", flush=True)
     rows = []
@@ -391,11 +383,12 @@ def main():
         wait_for_arrivals(naive_streams.arrivals, naive_sent)
         naive_p50, naive_p99, naive_missing = percentiles(naive_sent, naive_streams.arrivals)
         naive_streams.close()
-        stop(naive)
         ours_p50, ours_p99, ours_missing = percentiles(ours, mark_arrivals)
+        ordinary_views(web_port, events_port, users, tokens)
     finally:
-        for process in (worker, asgi, web):
-            stop(process)
+        for process in (worker, asgi, web, naive):
+            if process is not None:
+                stop(process)
 
     latency_rows = [
         ["publish → stream (ours)", len(ours), f"{ours_p50:.1f}", f"{ours_p99:.1f}", ours_missing]
@@ -453,5 +446,41 @@ def main():
     )
 
 
+def ordinary_views(web_port: int, asgi_port: int, users: list[int], tokens: list[str]) -> None:
+    """The pages and the API under gunicorn's sync workers and under the ASGI server, in
+    turns: why ordinary views stay on WSGI."""
+    send_env = {"TOKENS": ",".join(tokens[:200]), "USERS": ",".join(map(str, users[:200]))}
+    inbox_env = {"TOKENS": ",".join(tokens[:200])}
+    results = interleaved(
+        {
+            "send, WSGI": lambda: wrk(web_port, "send.lua", **send_env),
+            "send, ASGI": lambda: wrk(asgi_port, "send.lua", **send_env),
+            "cached inbox, WSGI": lambda: wrk(web_port, "inbox.lua", **inbox_env),
+            "cached inbox, ASGI": lambda: wrk(asgi_port, "inbox.lua", **inbox_env),
+        }
+    )
+    rows = []
+    for name, (rps, p50, p99, errors) in results.items():
+        wsgi = results[name.replace("ASGI", "WSGI")][0]
+        rows.append([name, f"{rps:.0f}", f"{p50:.1f}", f"{p99:.1f}", errors, f"{rps / wsgi:.2f}"])
+    table(
+        "Ordinary views: gunicorn sync (2 workers) against uvicorn's worker (2), same run",
+        ["request, server", "requests/s", "p50 ms", "p99 ms", "errors", "ratio"],
+        rows,
+    )
+
+
+def views_only() -> None:
+    """`python -m bench.live views`: only the comparison of servers for ordinary views."""
+    users, tokens = make_users(200)
+    web, asgi = gunicorn(8301), asgi_server(8302)
+    worker = celery_worker()
+    try:
+        ordinary_views(8301, 8302, users, tokens)
+    finally:
+        for process in (worker, asgi, web):
+            stop(process)
+
+
 if __name__ == "__main__":
-    main()
+    views_only() if sys.argv[1:] == ["views"] else main()

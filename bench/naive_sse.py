@@ -8,7 +8,8 @@ from urllib.parse import parse_qs
 
 import redis
 
-POOL = redis.ConnectionPool.from_url(os.environ["REDIS_URL"])
+# A connection per open page: as many as pages (redis-py bounds a pool at 100 otherwise).
+POOL = redis.ConnectionPool.from_url(os.environ["REDIS_URL"], max_connections=10_000)
 
 
 def application(environ, start_response):
