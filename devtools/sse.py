@@ -6,8 +6,7 @@ import json
 import queue
 import socket
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -15,7 +14,6 @@ class Received:
     id: str | None
     name: str
     data: str
-    at: float = field(default_factory=time.monotonic)
 
     def json(self):
         return json.loads(self.data)
@@ -34,7 +32,6 @@ class Stream:
         self.status = self.response.status
         self.headers = self.response.headers
         self.events: queue.Queue[Received | None] = queue.Queue()
-        self.comments = 0
         self.retry: int | None = None
         self.body = b""
         self.ended = threading.Event()
@@ -58,9 +55,7 @@ class Stream:
                             )
                         )
                     fields = {}
-                elif line.startswith(":"):
-                    self.comments += 1
-                else:
+                elif not line.startswith(":"):  # ":" starts a comment (the heartbeat)
                     name, _, value = line.partition(":")
                     value = value.removeprefix(" ")
                     if name == "retry":
