@@ -1,12 +1,15 @@
 """The logic of the messaging tasks and services, called directly."""
 
+import psycopg
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.utils import timezone
 
 from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from messaging import services, tasks
 from messaging.models import AccountDeletion, Message, MessageHistory, Notification
+from tests.servers import test_database_url
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +129,24 @@ def test_reconcile_creates_exactly_the_missing_notifications():
     assert services.notifications_reconcile(batch_size=2) == 4
     assert Notification.objects.count() == 5
     assert services.notifications_reconcile() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_notification_the_worker_writes_while_its_message_is_deleted_goes_with_it():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite takes one writer at a time: this race cannot happen there")
+    message = MessageFactory()
+    with transaction.atomic():
+        # Django's collector deletes a message's notifications first...
+        Notification.objects.filter(message=message).delete()
+        # ...the worker's notification commits in between, on its own connection...
+        with psycopg.connect(test_database_url(), autocommit=True) as worker:
+            worker.execute(
+                """INSERT INTO messaging_notification (user_id, message_id, created_at, read)
+                   VALUES (%s, %s, now(), false)""",
+                [message.receiver_id, message.pk],
+            )
+        # ...then the message goes; the commit used to fail on the foreign key.
+        Message.objects.filter(pk=message.pk)._raw_delete(connection.alias)
+    assert not Message.objects.filter(pk=message.pk).exists()
+    assert not Notification.objects.filter(message_id=message.pk).exists()
