@@ -9,7 +9,7 @@ from django.utils import timezone
 from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from messaging import services, tasks
 from messaging.models import AccountDeletion, Message, MessageHistory, Notification
-from tests.servers import test_database_url
+from tests import servers
 
 pytestmark = pytest.mark.django_db
 
@@ -135,12 +135,16 @@ def test_reconcile_creates_exactly_the_missing_notifications():
 def test_a_notification_the_worker_writes_while_its_message_is_deleted_goes_with_it():
     if connection.vendor != "postgresql":
         pytest.skip("SQLite takes one writer at a time: this race cannot happen there")
-    message = MessageFactory()
+    # Saved without signals: no notification task, so the test's second connection is the
+    # only writer of this message's notification (a running worker would be another).
+    (message,) = Message.objects.bulk_create(
+        [MessageFactory.build(sender=UserFactory(), receiver=UserFactory())]
+    )
     with transaction.atomic():
         # Django's collector deletes a message's notifications first...
         Notification.objects.filter(message=message).delete()
         # ...the worker's notification commits in between, on its own connection...
-        with psycopg.connect(test_database_url(), autocommit=True) as worker:
+        with psycopg.connect(servers.test_database_url(), autocommit=True) as worker:
             worker.execute(
                 """INSERT INTO messaging_notification (user_id, message_id, created_at, read)
                    VALUES (%s, %s, now(), false)""",
