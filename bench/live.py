@@ -14,14 +14,12 @@ import os
 import re
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from pathlib import Path
 
 from bench.common import machine, setup, table
 
@@ -36,8 +34,11 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 from bench.processes import (  # noqa: E402
     _answers,
     celery_worker,
+    cpu_percent,
+    cpu_seconds,
     gunicorn,
     interleaved,
+    rss_mb,
     start,
     stop,
     wrk,
@@ -77,33 +78,6 @@ def make_users(count: int) -> tuple[list[int], list[str]]:
     Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
     keys = dict(Token.objects.values_list("user_id", "key"))
     return [u.pk for u in users], [keys[u.pk] for u in users]
-
-
-def tree(pid: int) -> list[int]:
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    return [pid, *(p for c in children.stdout.split() for p in tree(int(c)))]
-
-
-def rss_mb(pid: int) -> float:
-    total = 0
-    for p in tree(pid):
-        status = Path(f"/proc/{p}/status").read_text()
-        total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
-    return total / 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    ticks = 0
-    for p in tree(pid):
-        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_percent(pid: int, seconds: float) -> float:
-    before = cpu_seconds(pid)
-    time.sleep(seconds)
-    return (cpu_seconds(pid) - before) / seconds * 100
 
 
 class Streams:

@@ -11,7 +11,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from kombu import Queue
 
-from core import redis_health
+from core import redis_health, redis_urls
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -137,6 +137,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a worker subprocess in the end-to-end tests sees the test DB.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
 
+# PostgreSQL streaming replicas (comma-separated URLs): the read-only pages and API lists read
+# from them, with read-your-writes (core/replicas.py says how). Tests mirror them on default.
+for _number, _url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
+    DATABASES[f"replica_{_number}"] = {
+        **dj_database_url.parse(
+            _url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+        ),
+        # A replica that does not answer costs a request this long, then is skipped.
+        "OPTIONS": {"connect_timeout": env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 1)},
+        "TEST": {"MIRROR": "default"},
+    }
+if len(DATABASES) > 1:
+    DATABASE_ROUTERS = ["core.replicas.Router"]
+# A replica further behind than this is skipped; a user who wrote reads from the primary
+# until the replicas replayed the write, at most this long; each process checks each replica
+# this often.
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_float("DATABASE_REPLICA_MAX_LAG_SECONDS", 10)
+DATABASE_REPLICA_PIN_SECONDS = env_int("DATABASE_REPLICA_PIN_SECONDS", 30)
+DATABASE_REPLICA_CHECK_SECONDS = env_float("DATABASE_REPLICA_CHECK_SECONDS", 2)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Argon2 first, as Django's documentation recommends: stronger than PBKDF2 and, with its
@@ -176,25 +196,43 @@ LOGOUT_REDIRECT_URL = "login"
 # IGNORE_EXCEPTIONS turns an outage into cache misses (logged), never a 500; the short socket
 # timeouts keep a dead Redis from stalling every request.
 
+# Plain URLs (redis://host:port/db) or, for Redis Sentinel, kombu's form with the master's
+# name apart: sentinel://host1:26379;sentinel://host2:26379;sentinel://host3:26379/0
+# (core/redis_urls.py). The master is followed through failovers.
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_CACHE_URL = env("REDIS_CACHE_URL", "redis://127.0.0.1:6379/1")
+REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", "mymaster")
 
+_cache_location, _cache_sentinel_options = redis_urls.cache_location(
+    REDIS_CACHE_URL, REDIS_SENTINEL_MASTER
+)
+_cache_timeout = env_float("CACHE_SOCKET_TIMEOUT", 0.25)
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_CACHE_URL,
+        "LOCATION": _cache_location,
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", "tqm"),
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             "PARSER_CLASS": "redis._parsers._HiredisParser",
-            "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_SOCKET_TIMEOUT", 0.25),
-            "SOCKET_TIMEOUT": env_float("CACHE_SOCKET_TIMEOUT", 0.25),
+            "SOCKET_CONNECT_TIMEOUT": _cache_timeout,
+            "SOCKET_TIMEOUT": _cache_timeout,
             "IGNORE_EXCEPTIONS": True,
             # A hung cache costs one socket timeout, then is skipped for a while.
-            "CONNECTION_POOL_KWARGS": {"connection_class": redis_health.GuardedConnection},
+            "CONNECTION_POOL_KWARGS": {
+                "connection_class": redis_health.GuardedSentinelConnection
+                if _cache_sentinel_options
+                else redis_health.GuardedConnection
+            },
+            **_cache_sentinel_options,
         },
     }
 }
+if _cache_sentinel_options:
+    CACHES["default"]["OPTIONS"]["SENTINEL_KWARGS"] = {
+        "socket_timeout": _cache_timeout,
+        "socket_connect_timeout": _cache_timeout,
+    }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "platform.cache"
 
@@ -249,6 +287,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # then costs a request one such timeout, and later requests none for a while.
 CELERY_BROKER_PUBLISH_TIMEOUT = env_float("CELERY_BROKER_PUBLISH_TIMEOUT", 0.25)
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+if redis_urls.sentinels(REDIS_URL):
+    for _options in (CELERY_BROKER_TRANSPORT_OPTIONS, CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS):
+        _options["master_name"] = REDIS_SENTINEL_MASTER
+        # The Sentinels are asked with the broker's timeouts too.
+        _options["sentinel_kwargs"] = {
+            "socket_timeout": CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"],
+            "socket_connect_timeout": CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"],
+        }
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECT_TIMEOUT", 0.3)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
@@ -276,6 +322,7 @@ HEALTH_CHECKS = {
     "broker": "core.health.broker",
     "maintenance": "maintenance.monitor.checks_status",
 }
+HEALTH_REPORTS = {"replicas": "core.replicas.health"}
 
 # --- Maintenance ----------------------------------------------------------------------------
 
@@ -355,6 +402,13 @@ FILE_UPLOAD_HANDLERS = [
 ACCOUNT_PURGE_BATCH_SIZE = env_int("ACCOUNT_PURGE_BATCH_SIZE", 1000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# Full-text search of one's messages (messaging/search.py): PostgreSQL's text search
+# configuration (stemming, stop words: "english", "french"...; "simple" works for every
+# language). After changing it, run `manage.py search_reindex`. The newest this many matches
+# are ranked and shown.
+SEARCH_CONFIG = env("SEARCH_CONFIG", "simple")
+SEARCH_MAX_RESULTS = env_int("SEARCH_MAX_RESULTS", 1000)
 
 # --- Live events ----------------------------------------------------------------------------
 # Pushed to open pages and API clients over Server-Sent Events (core/events.py, served by the

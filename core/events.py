@@ -21,7 +21,6 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aioredis
@@ -29,6 +28,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from core import redis_urls, replicas
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ EVENT_ID = re.compile(r"\d{1,15}-\d{1,15}")
 def channel(url: str) -> str:
     """The channel of the Redis database in `url`: channels are server-wide, and two
     platforms on one server (different databases) must not hear each other's events."""
-    return f"events:{urlsplit(url).path.strip('/') or '0'}"
+    return f"events:{redis_urls.database(url)}"
 
 
 def log_key(user_id: int) -> str:
@@ -104,7 +105,7 @@ _APPEND_SHA = hashlib.sha1(_APPEND.encode()).hexdigest()
 
 @functools.cache
 def _publisher(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
+    return redis_urls.client(
         url,
         socket_timeout=settings.EVENTS_PUBLISH_TIMEOUT,
         socket_connect_timeout=settings.EVENTS_PUBLISH_TIMEOUT,
@@ -122,6 +123,8 @@ def publish(events: Iterable[tuple[int, str, dict]]) -> int:
     events = list(events)
     if not events:
         return 0
+    # The reads an event leads to (a page reloading its list) must see what it announces.
+    replicas.pin(user_id for user_id, _, _ in events)
     client = _publisher(settings.EVENTS_REDIS_URL)
     for attempt in range(2):
         pipe = client.pipeline(transaction=False)
@@ -202,7 +205,7 @@ class Hub:
         self.url = url
         # Errors must reach us, not be retried inside redis-py (a silent resubscription
         # would hide the events published while it was away).
-        self.redis = aioredis.Redis.from_url(
+        self.redis = redis_urls.async_client(
             url,
             socket_connect_timeout=1,
             socket_timeout=5,

@@ -1,6 +1,8 @@
 """GET /healthz: is each backing service answering, and are the maintenance checks running?
 200 when all are, 503 otherwise, naming what is wrong. `?only=database,cache` checks just
-those (a container's own liveness should not depend on beat).
+those (a container's own liveness should not depend on beat). HEALTH_REPORTS add what is
+reported but does not make the platform unhealthy (read replicas: reads fall back to the
+primary).
 
 The checks are the HEALTH_CHECKS setting: a name and the dotted path of a function that
 raises, or returns "ok" (or None) or what is wrong; the apps add their own there."""
@@ -62,4 +64,8 @@ def healthz(request):
             logger.warning("health check %s failed: %s", name, exc)
             status[name] = "down"
     healthy = all(value == "ok" for value in status.values())
+    # Reported, never failing the check: the platform serves without them.
+    for name, path in settings.HEALTH_REPORTS.items():
+        if report := import_string(path)():
+            status[name] = report
     return JsonResponse(status, status=200 if healthy else 503)

@@ -13,6 +13,9 @@ import time
 from urllib.parse import urlsplit
 
 import redis
+from redis.sentinel import SentinelManagedConnection
+
+from core import redis_urls
 
 logger = logging.getLogger(__name__)
 
@@ -43,30 +46,35 @@ class Breaker:
             raise redis.ConnectionError(f"Redis at {self.name} marked unhealthy; not tried")
 
 
-_breakers: dict[tuple[str, int], Breaker] = {}
+_breakers: dict[str, Breaker] = {}
+
+
+def _named(name: str) -> Breaker:
+    if name not in _breakers:
+        _breakers[name] = Breaker(name)
+    return _breakers[name]
 
 
 def breaker(host: str, port: int) -> Breaker:
     """The breaker of the Redis server at host:port (each server fails on its own)."""
-    key = (host or "127.0.0.1", int(port or 6379))
-    if key not in _breakers:
-        _breakers[key] = Breaker(f"{key[0]}:{key[1]}")
-    return _breakers[key]
+    return _named(f"{host or '127.0.0.1'}:{int(port or 6379)}")
+
+
+def sentinel_breaker(master_name: str) -> Breaker:
+    """The breaker of the master Sentinel names `master_name`, wherever it is now."""
+    return _named(f"sentinel master {master_name}")
 
 
 def breaker_of_url(url: str) -> Breaker:
+    if redis_urls.sentinels(url):
+        return sentinel_breaker(redis_urls.master_name())
     parsed = urlsplit(url)
     return breaker(parsed.hostname, parsed.port)
 
 
-class GuardedConnection(redis.Connection):
-    """A connection that trips its server's breaker on a failure and fails at once while it
-    is open (redis-py's own retries included). The cache's connections (django-redis
-    CONNECTION_POOL_KWARGS) and, in web processes, the broker's (guard_web_publishing)."""
-
-    @property
-    def breaker(self) -> Breaker:
-        return breaker(self.host, self.port)
+class _Guarded:
+    """Trips its server's breaker on a failure and fails at once while it is open (redis-py's
+    own retries included)."""
 
     def connect(self, *args, **kwargs):
         self.breaker.check()
@@ -94,6 +102,24 @@ class GuardedConnection(redis.Connection):
             raise
 
 
+class GuardedConnection(_Guarded, redis.Connection):
+    """The cache's connections (django-redis CONNECTION_POOL_KWARGS) and, in web processes,
+    the broker's (guard_web_publishing)."""
+
+    @property
+    def breaker(self) -> Breaker:
+        return breaker(self.host, self.port)
+
+
+class GuardedSentinelConnection(_Guarded, SentinelManagedConnection):
+    """The same for a master found through Sentinel: one breaker for the master, so that a
+    failover (a new host) does not hide behind a fresh breaker."""
+
+    @property
+    def breaker(self) -> Breaker:
+        return sentinel_breaker(self.connection_pool.service_name)
+
+
 def guard_web_publishing(app, timeout: float) -> None:
     """In a web process (config/wsgi.py, config/asgi.py): publish with a `timeout` socket
     timeout and behind the broker's breaker, so a request pays at most one short timeout.
@@ -105,3 +131,4 @@ def guard_web_publishing(app, timeout: float) -> None:
         "socket_timeout": timeout,
     }
     kombu_redis.Channel.connection_class = GuardedConnection
+    kombu_redis.SentinelChannel.connection_class = GuardedSentinelConnection

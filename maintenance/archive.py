@@ -9,6 +9,7 @@ never leave the server), without signals: an archived row is not gone, so its fi
 `maintenance.signals.pre_archive` tells whoever must know (the inbox cache).
 """
 
+import functools
 import logging
 import time
 from collections import Counter
@@ -159,6 +160,16 @@ def cascade(model, pks: list, using: str) -> dict[type, list]:
     return {m: sorted(keys) for m, keys in found.items() if keys}
 
 
+@functools.cache
+def _columns_not_fields(using: str, model) -> tuple[str, ...]:
+    """Columns the database keeps that the model does not know (a generated search
+    document): not archived, since a restore writes only the model's fields."""
+    with connections[using].cursor() as cursor:
+        table = connections[using].introspection.get_table_description(cursor, model._meta.db_table)
+    known = {field.column for field in model._meta.concrete_fields}
+    return tuple(column.name for column in table if column.name not in known)
+
+
 def _copy_to_archive(model, pks: list, using: str, run) -> int:
     """Write these rows to ArchivedRecord as {model, pk, fields: {attname: value}}."""
     content_type = ContentType.objects.db_manager(using).get_for_model(model)
@@ -174,11 +185,18 @@ def _copy_to_archive(model, pks: list, using: str, run) -> int:
                     (content_type_id, object_pk, data, archived_at, run_id)
                 SELECT %s, t.{qn(pk_column)}::text,
                        jsonb_build_object('model', %s, 'pk', t.{qn(pk_column)},
-                                          'fields', to_jsonb(t) - %s),
+                                          'fields', to_jsonb(t) - %s::text[]),
                        %s, %s
                 FROM {qn(model._meta.db_table)} t WHERE t.{qn(pk_column)} = ANY(%s)
                 """,
-                [content_type.pk, label, pk_column, timezone.now(), run.pk if run else None, pks],
+                [
+                    content_type.pk,
+                    label,
+                    [pk_column, *_columns_not_fields(using, model)],
+                    timezone.now(),
+                    run.pk if run else None,
+                    pks,
+                ],
             )
             return cursor.rowcount
     attnames = [f.attname for f in model._meta.concrete_fields if not f.primary_key]

@@ -8,7 +8,6 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import redis
 from celery.schedules import crontab
 from django.conf import settings
 from django.core.cache import cache
@@ -16,6 +15,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from celery_app import app
+from core import redis_urls
 from maintenance.models import MaintenanceRun
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def _bounded(future, default):
 
 
 def _queue_depths() -> dict[str, int]:
-    client = redis.Redis.from_url(
+    client = redis_urls.client(
         settings.CELERY_BROKER_URL, socket_timeout=0.5, socket_connect_timeout=0.5
     )
     try:

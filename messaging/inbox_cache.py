@@ -10,7 +10,7 @@ from collections.abc import Callable
 from django.core.cache import cache
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from core import versioned_cache
+from core import replicas, versioned_cache
 from core.batching import after_commit
 
 PAGE_TIMEOUT = 60
@@ -25,6 +25,9 @@ def version_of(user_id: int) -> str:
 
 
 def invalidate(user_ids) -> None:
+    # Pinned first: a page recomputed under the new version must not come from a replica
+    # that has not replayed the write yet (it would be cached stale until the next one).
+    replicas.pin(user_ids)
     cache.delete_many([_version_key(user_id) for user_id in set(user_ids)])
 
 

@@ -54,7 +54,9 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
     except ValidationError as error:
         raise ValidationError({"password": error.messages}) from error
     user.set_password(password)
-    user.full_clean(exclude=["password"])
+    # Uniqueness is the database's (below): a check here would race with a registration of
+    # the same name and answer with Django's wording instead of ours.
+    user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             user.save()

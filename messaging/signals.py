@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
-from core import stored
+from core import replicas, stored
 from core.signals import pre_archive
 from messaging import inbox_cache, selectors, services, tasks
 from messaging.models import AccountDeletion, Message
@@ -61,4 +61,5 @@ def user_pre_delete(sender, instance, **kwargs):
 
 @receiver(services.unread_changed, dispatch_uid="messaging.unread_changed")
 def unread_changed(sender, user_id, **kwargs):
+    replicas.pin_on_commit(user_id)
     tasks.announce_unread.delay_on_commit(user_id)

@@ -5,12 +5,16 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import prefetch_related_objects
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from messaging import inbox_cache, selectors, services
+from core.replicas import replica_reads
+from messaging import inbox_cache, search, selectors, services
 from messaging.forms import ComposeForm, EditForm, PasswordConfirmForm, ReplyForm, SignupForm
 from messaging.models import Message
 
@@ -28,6 +32,7 @@ def signup(request):
 
 @login_required
 @require_GET
+@replica_reads
 def inbox(request, box: str = "inbox"):
     def render_list():
         page = Paginator(selectors.inbox_for(request.user, box=box), PAGE_SIZE).get_page(
@@ -59,6 +64,7 @@ def _visible_message(request, pk: int) -> Message:
 
 @login_required
 @require_GET
+@replica_reads
 def thread(request, pk: int):
     message = _visible_message(request, pk)
     # Without ?page=, the part that holds the message the link pointed at.
@@ -140,6 +146,26 @@ def edit(request, pk: int):
 
 @login_required
 @require_GET
+@replica_reads
+def search_messages(request):
+    """Search the messages one sent or received: a page of highlighted results."""
+    text = request.GET.get("q", "").strip()
+    error, page = search.query_problem(text), None
+    if not error:
+        results = search.messages_search(request.user, text)
+        page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
+        prefetch_related_objects(page.object_list, "sender", "receiver")
+        for message in page.object_list:
+            message.highlight = mark_safe(search.highlight(message))  # escaped but the marks
+    # The pager's links keep the query.
+    query = f"{urlencode({'q': text})}&" if text else ""
+    context = {"q": request.GET.get("q", ""), "page": page, "error": error, "query": query}
+    return render(request, "messaging/search.html", context, status=400 if error else 200)
+
+
+@login_required
+@require_GET
+@replica_reads
 def notifications(request):
     page = Paginator(selectors.notifications_for(request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
@@ -164,6 +190,7 @@ def notifications_read(request, pk: int | None = None):
 
 @login_required
 @require_GET
+@replica_reads
 def badge(request):
     """Unread messages and notifications: what a page asks when its event stream is down."""
     return JsonResponse(selectors.unread_counts(request.user.pk))

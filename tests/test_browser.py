@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect, sync_playwright
 
 from devtools.factories import PASSWORD, UserFactory, maintenance_runs
@@ -57,8 +58,8 @@ def new_page(browser, request):
     """Pages in separate contexts (separate people); screenshots of each kept on failure."""
     contexts = []
 
-    def make() -> Page:
-        context = browser.new_context(viewport={"width": 1100, "height": 800})
+    def make(width: int = 1100, height: int = 800) -> Page:
+        context = browser.new_context(viewport={"width": width, "height": height})
         contexts.append(context)
         return context.new_page()
 
@@ -210,6 +211,32 @@ def test_marking_read_clears_the_badge(live_server, new_page):
     expect(page.get_by_text("3 messages marked as read.")).to_be_visible()
 
 
+def test_the_search_box_finds_highlights_and_opens_the_conversation(live_server, new_page):
+    searcher, friend = UserFactory(username="searcher"), UserFactory(username="friend")
+    wanted = services.message_send(
+        sender=friend, receiver=searcher, content="the ferry leaves at <b>nine</b>"
+    )
+    services.message_send(sender=friend, receiver=searcher, content="unrelated")
+    services.message_send(sender=friend, receiver=UserFactory(), content="a ferry for others")
+    page = new_page()
+    log_in(page, live_server.url, "searcher")
+    box = page.get_by_role("searchbox", name="Search your messages")
+    box.fill("ferry")
+    box.press("Enter")
+    expect(page.get_by_role("heading", name="Search")).to_be_visible()
+    expect(page.get_by_text("1 message match “ferry”, best match first.")).to_be_visible()
+    expect(page.locator(".results mark")).to_have_text("ferry")
+    expect(page.locator(".results .preview")).to_have_text("the ferry leaves at <b>nine</b>")
+    expect(box).to_have_value("ferry")  # the query stays in the box
+    page.locator(".results a").click()
+    expect(page.locator(f"#m{wanted.pk}")).to_be_visible()
+
+    box = page.get_by_role("searchbox", name="Search your messages")
+    box.fill("walrus")
+    box.press("Enter")
+    expect(page.get_by_text("No messages match “walrus”.")).to_be_visible()
+
+
 def test_another_pairs_thread_is_not_found(live_server, new_page):
     UserFactory(username="nosy")
     strangers = services.message_send(
@@ -331,3 +358,155 @@ def test_the_runs_list_fits_a_1280_pixel_screen(live_server, new_page):
     expect(page.locator("#result_list .outcome-failed").first).to_be_visible()
     expect(page.get_by_text("bytes_freed 987654321")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+
+
+# Issue 19: a phone 390 pixels wide and a desktop.
+PHONE, DESKTOP = (390, 844), (1280, 800)
+
+# Every control a finger or a pointer aims at, visible, outside running text.
+TARGETS = """() => [...document.querySelectorAll(
+    'header a, header button, header input, main a, main button, main input, main summary,'
+    + ' main textarea, footer a')]
+  .filter(e => e.offsetParent !== null && !e.closest('p'))  // links in running text are exempt
+  .map(e => { const r = e.getBoundingClientRect();
+              return {what: e.outerHTML.slice(0, 80), width: r.width, height: r.height}; })
+  .filter(t => t.width < 44 || t.height < 44)"""
+SIDEWAYS = "() => document.documentElement.scrollWidth - window.innerWidth"
+
+
+def check_layout(page: Page, path: str) -> None:
+    assert page.evaluate(SIDEWAYS) <= 0, f"{path} scrolls sideways"
+    small = page.evaluate(TARGETS)
+    assert small == [], f"{path}: targets under 44 px: {small}"
+    header = page.locator("header.top").bounding_box()
+    assert header["height"] < 70, f"{path}: the header takes more than one line"
+
+
+ANONYMOUS_PAGES = ["/accounts/login/", "/accounts/signup/"]
+
+
+@pytest.fixture
+def every_page(db) -> list[str]:
+    """Each page a signed-in person sees, with data on it (a thread with a reply and an edit,
+    a second page of messages and notifications), for "pocket" (password PASSWORD)."""
+    me, friend = UserFactory(username="pocket"), UserFactory(username="friend")
+    message = services.message_send(
+        sender=friend, receiver=me, content="a-long-word-" * 12 + " and a reply below"
+    )
+    mine = services.message_send(
+        sender=me, receiver=friend, content="first", parent_message=message
+    )
+    services.message_edit(message=mine, editor=me, content="first, edited")
+    for n in range(25):  # a second page: the pager's links
+        note = services.message_send(sender=friend, receiver=me, content=f"note {n}")
+        services.notification_create(message_id=note.pk)  # whether a worker runs or not
+    return [
+        "/",
+        "/sent/",
+        f"/messages/{message.pk}/",
+        "/compose/",
+        f"/messages/{mine.pk}/edit/",
+        "/notifications/",
+        "/search/?q=note",
+        "/search/?q=nothing",
+        "/account/delete/",
+    ]
+
+
+def visit_every_page(page: Page, base: str, every_page: list[str]):
+    """Open each page in turn (the anonymous ones, then signed in), yielding its path."""
+    for path in ANONYMOUS_PAGES:
+        page.goto(base + path)
+        yield path
+    log_in(page, base, "pocket")
+    for path in every_page:
+        page.goto(base + path)
+        yield path
+
+
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_every_page_fits_the_screen_with_large_targets_and_a_one_line_header(
+    live_server, new_page, every_page, size
+):
+    page = new_page(*size)
+    for path in visit_every_page(page, live_server.url, every_page):
+        check_layout(page, path)
+    page.goto(live_server.url + "/")
+    if size == PHONE:  # the menu opens below the one-line header, and closes with Escape
+        more = page.get_by_role("link", name="Write")
+        expect(more).to_be_hidden()
+        page.get_by_role("button", name="Menu").click()
+        expect(more).to_be_visible()
+        check_layout(page, "/ with the menu open")
+        page.keyboard.press("Escape")
+        expect(more).to_be_hidden()
+        expect(page.get_by_role("button", name="Menu")).to_be_focused()
+    else:
+        expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+        expect(page.get_by_role("link", name="Write")).to_be_visible()
+    screenshot(page, f"inbox-{'phone' if size == PHONE else 'desktop'}")
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line each."""
+    results = Axe().run(page).response
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']}: {[n['target'] for n in v['nodes']][:3]}"
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_every_page_passes_axe_without_serious_or_critical_violations(
+    live_server, new_page, every_page, size
+):
+    page = new_page(*size)
+    for path in visit_every_page(page, live_server.url, every_page):
+        assert serious_violations(page) == [], path
+    if size == PHONE:
+        page.get_by_role("button", name="Menu").click()
+        assert serious_violations(page) == [], "the open menu"
+    page.goto(live_server.url + every_page[2])
+    page.get_by_text("Reply", exact=True).first.click()  # an open reply form
+    assert serious_violations(page) == [], "a thread with a reply form open"
+
+
+def tab_to(page: Page, selector: str, limit: int = 40) -> None:
+    """Press Tab until the element matching `selector` has the focus."""
+    for _ in range(limit):
+        if page.evaluate(f"document.activeElement.matches({selector!r})"):
+            return
+        page.keyboard.press("Tab")
+    pytest.fail(f"{selector} never got the focus with Tab")
+
+
+def test_compose_and_reply_with_the_keyboard_alone(live_server, new_page):
+    UserFactory(username="keys")
+    pal = UserFactory(username="pal")
+    page = new_page()
+    log_in(page, live_server.url, "keys")
+    # Write from the header: Tab to the link, Enter, then fill the form field by field.
+    tab_to(page, "a[href='/compose/']")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Write a message")).to_be_visible()
+    tab_to(page, "input[name=receiver]")
+    page.keyboard.type("pal")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Typed without a mouse")
+    tab_to(page, "button[type=submit]:not(.secondary):not(.link)")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Message sent to pal.")).to_be_visible()
+    sent = Message.objects.get(sender__username="keys")
+    assert sent.receiver == pal
+
+    # Reply: open the reply form of the message with the keyboard and send.
+    tab_to(page, f"#m{sent.pk} summary")
+    page.keyboard.press("Enter")
+    tab_to(page, f"#reply-{sent.pk}")
+    page.keyboard.type("And a reply, still no mouse")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Reply sent.")).to_be_visible()
+    assert Message.objects.filter(parent_message=sent, content__startswith="And a reply").exists()
+

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from rest_framework import serializers
 
-from messaging import rules, selectors
+from messaging import rules, search, selectors
 from messaging.models import Message, MessageHistory, Notification
 
 User = get_user_model()
@@ -34,6 +34,23 @@ class UserSerializer(serializers.ModelSerializer):
 class UserSearchSerializer(serializers.Serializer):
     # Short searches would list everybody, one letter at a time.
     search = serializers.CharField(min_length=3, max_length=150)
+
+
+class MessageSearchSerializer(serializers.Serializer):
+    """?q= on the message list: PostgreSQL's web search syntax (words, "phrase", -word, or)."""
+
+    q = serializers.CharField(
+        max_length=search.MAX_QUERY_LENGTH,
+        error_messages={
+            "blank": search.EMPTY_QUERY,
+            "max_length": search.LONG_QUERY,
+        },
+    )
+    ordering = serializers.ChoiceField(
+        choices=search.ORDERINGS,
+        default="rank",
+        error_messages={"invalid_choice": 'Use "rank" (best match first) or "-timestamp".'},
+    )
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -113,6 +130,22 @@ class ThreadMessageSerializer(MessageSerializer):
             "depth": message.depth,
             "sender_username": message.sender.username,
         }
+
+
+class SearchResultSerializer(MessageSerializer):
+    # Not read-only, so that the schema does not require it: only searches (?q=) have it.
+    highlight = serializers.CharField(
+        required=False,
+        help_text="With ?q= only: the content, HTML-escaped, with the matched words in "
+        "<mark>...</mark>.",
+    )
+
+    class Meta(MessageSerializer.Meta):
+        fields = [*MessageSerializer.Meta.fields, "highlight"]
+        read_only_fields = fields
+
+    def to_representation(self, message) -> dict:
+        return {**super().to_representation(message), "highlight": search.highlight(message)}
 
 
 class MessageCreateSerializer(serializers.Serializer):

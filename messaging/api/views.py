@@ -13,7 +13,8 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from messaging import selectors, services, tokens
+from core.replicas import replica_reads
+from messaging import search, selectors, services, tokens
 from messaging.api import serializers as s
 from messaging.api.caching import cache_per_user
 from messaging.api.throttles import UsernameRateThrottle
@@ -79,9 +80,27 @@ class MeView(APIView):
 
 @extend_schema(
     parameters=[
-        OpenApiParameter("box", str, enum=["inbox", "sent"], description="Default: inbox."),
-        OpenApiParameter("unread", bool, description="Only unread messages."),
-    ]
+        OpenApiParameter(
+            "box",
+            str,
+            enum=["inbox", "sent"],
+            description="Default: inbox; with q, both (received and sent).",
+        ),
+        OpenApiParameter("unread", bool, description="Only unread messages (received)."),
+        OpenApiParameter(
+            "q",
+            str,
+            description="Search your messages (1 to 200 characters): words (all must match), "
+            '"exact phrase", -excluded, or. Each result has a `highlight`. The newest '
+            "SEARCH_MAX_RESULTS (1,000) matches are ranked.",
+        ),
+        OpenApiParameter(
+            "ordering",
+            str,
+            enum=list(search.ORDERINGS),
+            description="With q: rank (best match first, the default) or -timestamp.",
+        ),
+    ],
 )
 class MessageViewSet(
     mixins.ListModelMixin,
@@ -98,22 +117,50 @@ class MessageViewSet(
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return Message.objects.none()
         if self.action == "list":
-            box = self.request.query_params.get("box", "inbox")
+            params = self.request.query_params
+            box = params.get("box", "inbox")
             if box not in ("inbox", "sent"):
                 raise serializers.ValidationError({"box": ['Use "inbox" or "sent".']})
-            unread = self.request.query_params.get("unread", "").lower() in ("1", "true")
+            unread = params.get("unread", "").lower() in ("1", "true")
+            if "q" in params:
+                query = s.MessageSearchSerializer(data=params)
+                query.is_valid(raise_exception=True)
+                return search.messages_search(
+                    self.request.user,
+                    query.validated_data["q"],
+                    box=params.get("box"),
+                    unread=unread,
+                    ordering=query.validated_data["ordering"],
+                )
             return selectors.inbox_for(self.request.user, box=box, unread=unread)
         return selectors.messages_visible_to(self.request.user)
 
     def get_serializer_class(self):
+        if self.action == "list" and "q" in self.request.query_params:
+            return s.SearchResultSerializer
         return {
             "create": s.MessageCreateSerializer,
             "partial_update": s.MessageEditSerializer,
         }.get(self.action, s.MessageSerializer)
 
-    @cache_per_user
+    @extend_schema(responses=s.SearchResultSerializer(many=True))
     def list(self, request, *args, **kwargs):
+        if "q" in request.query_params:  # searches are not cached
+            return self._search(request, *args, **kwargs)
+        return self._cached_list(request, *args, **kwargs)
+
+    @replica_reads
+    def _search(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
+
+    @cache_per_user
+    @replica_reads
+    def _cached_list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @replica_reads
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(request=s.MessageCreateSerializer, responses={201: s.MessageSerializer})
     def create(self, request, *args, **kwargs):
@@ -139,6 +186,7 @@ class MessageViewSet(
 
     @extend_schema(responses=s.MessageHistorySerializer(many=True))
     @action(detail=True)
+    @replica_reads
     def history(self, request, pk=None):
         versions = selectors.history_of(self.get_object())
         page = self.paginate_queryset(versions)
@@ -165,6 +213,7 @@ class MessageViewSet(
         ),
     )
     @action(detail=True)
+    @replica_reads
     def thread(self, request, pk=None):
         message = self.get_object()
         part = selectors.thread_part(message.pk, page=request.query_params.get("page", "1"))
@@ -192,6 +241,7 @@ class MessageViewSet(
 
     @extend_schema(responses=COUNT)
     @action(detail=False, url_path="unread-count")
+    @replica_reads
     def unread_count(self, request):
         return Response({"count": selectors.unread_count(request.user)})
 
@@ -230,6 +280,7 @@ class ConversationView(generics.GenericAPIView):
             },
         )
     )
+    @replica_reads
     def get(self, request, user_id: int):
         if user_id > s.MAX_ID:
             raise NotFound("No such user.")
@@ -250,6 +301,7 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.NotificationSerializer
 
     @extend_schema(parameters=[OpenApiParameter("unread", bool)])
+    @replica_reads
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
@@ -274,6 +326,7 @@ class UserViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             OpenApiParameter("search", str, required=True, description="3 characters or more.")
         ]
     )
+    @replica_reads
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
