@@ -510,3 +510,21 @@ def test_compose_and_reply_with_the_keyboard_alone(live_server, new_page):
     expect(page.get_by_text("Reply sent.")).to_be_visible()
     assert Message.objects.filter(parent_message=sent, content__startswith="And a reply").exists()
 
+
+def test_a_refresh_of_the_open_conversation_keeps_the_keyboard_focus(live_server, new_page):
+    # Under the test server (WSGI) the stream is refused, so the page refreshes its
+    # conversation now and then; each refresh replaces the buttons under the focus.
+    me = UserFactory(username="focus")
+    message = services.message_send(
+        sender=UserFactory(username="pal"), receiver=me, content="Hello"
+    )
+    page = new_page()
+    log_in(page, live_server.url, "focus")
+    page.goto(f"{live_server.url}/messages/{message.pk}/")
+    tab_to(page, f"#m{message.pk} summary")
+    page.keyboard.press("Enter")
+    send_reply = f"#m{message.pk} button[type=submit]"
+    tab_to(page, send_reply)
+    focused = page.evaluate_handle("document.activeElement")
+    page.wait_for_function("button => !button.isConnected", arg=focused, timeout=15_000)
+    assert page.evaluate(f"document.activeElement.matches({send_reply!r})")

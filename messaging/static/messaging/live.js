@@ -46,21 +46,44 @@
       });
   }
 
+  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+
+  // Where the focus is inside `part`, as the nearest element with an id and the focused
+  // element's rank among that element's focusable ones (-1: the element itself).
+  function focusPlace(part) {
+    var active = document.activeElement;
+    if (!active || !part.contains(active)) return null;
+    var anchor = active.closest("[id]");
+    if (!anchor || !part.contains(anchor)) return null;
+    return { id: anchor.id,
+             rank: anchor === active ? -1
+                 : Array.prototype.indexOf.call(anchor.querySelectorAll(FOCUSABLE), active) };
+  }
+
+  function restoreFocus(place) {
+    var anchor = place && document.getElementById(place.id);
+    if (!anchor) return;
+    var target = place.rank < 0 ? anchor : anchor.querySelectorAll(FOCUSABLE)[place.rank];
+    if (target) target.focus();
+  }
+
+  // Swap in the new html, keeping replies being written (text, open form) and the keyboard
+  // focus: someone tabbing to "Send reply" must not land on the page's top when it refreshes.
   function replace(part, html) {
     var drafts = [];
-    part.querySelectorAll("details[open] textarea, textarea").forEach(function (area) {
+    part.querySelectorAll("textarea").forEach(function (area) {
       var open = area.closest("details") && area.closest("details").open;
-      if (area.value || open) drafts.push({ id: area.id, value: area.value, open: open,
-                                           focused: area === document.activeElement });
+      if (area.value || open) drafts.push({ id: area.id, value: area.value, open: open });
     });
+    var place = focusPlace(part);
     part.innerHTML = html;
     drafts.forEach(function (draft) {
       var area = document.getElementById(draft.id);
       if (!area) return;
       area.value = draft.value;
       if (draft.open && area.closest("details")) area.closest("details").open = true;
-      if (draft.focused) area.focus();
     });
+    restoreFocus(place);
   }
 
   function shown(messageId) {
