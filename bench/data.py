@@ -3,6 +3,7 @@
 Import after `bench.common.setup()`.
 """
 
+import importlib
 import time
 
 from django.db import connection
@@ -32,11 +33,19 @@ def load_users(count: int, messages_each: int) -> tuple[list, list[str]]:
             """INSERT INTO messaging_notification (user_id, message_id, created_at, read)
                SELECT receiver_id, id, timestamp, read FROM messaging_message"""
         )
+        rebuild_conversations(cursor)
         # A database in steady state: hint bits set and visibility map built, as autovacuum
         # would have left them (the first reads after a bulk load otherwise write pages).
         cursor.execute("VACUUM ANALYZE messaging_message")
         cursor.execute("VACUUM ANALYZE messaging_notification")
     return users, tokens
+
+
+def rebuild_conversations(cursor) -> None:
+    """The conversations list of messages loaded with SQL, built as the migration builds it."""
+    cursor.execute("TRUNCATE messaging_conversation")
+    cursor.execute(importlib.import_module("messaging.migrations.0007_conversations").BACKFILL)
+    cursor.execute("VACUUM ANALYZE messaging_conversation")
 
 
 def missing_notifications(after_id: int = 0) -> tuple[int, int]:

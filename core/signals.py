@@ -6,6 +6,8 @@ from django.dispatch import Signal
 # `pks` and `using`: the archive deletes without the model signals (maintenance.archive), so
 # what must react to rows going away, such as a cache of them, listens here.
 pre_archive = Signal()
+# Sent in the same transaction once those rows are gone, with `pks` and `using`.
+post_archive = Signal()
 
 # Sent (sender: the JobRun) when a recorded run has failed and its record says so: the ops
 # app alerts on it. A receiver's error is logged, never raised into the job.

@@ -6,7 +6,8 @@ that checks it wrote to the archive exactly what it deleted. The cascade is walk
 primary keys and the rows are copied and deleted with set-based SQL (on PostgreSQL the rows
 never leave the server), without signals: an archived row is not gone, so its files stay
 (the orphan sweep knows archived rows reference them) and nothing reacts as to a deletion;
-`maintenance.signals.pre_archive` tells whoever must know (the inbox cache).
+`core.signals.pre_archive` and `post_archive` tell whoever must know (the inbox cache, the
+conversations list).
 """
 
 import functools
@@ -24,7 +25,7 @@ from django.db.models import Q
 from django.db.models.deletion import get_candidate_relations_to_delete
 from django.utils import timezone
 
-from core.signals import pre_archive
+from core.signals import post_archive, pre_archive
 from maintenance.models import ArchivedRecord, MaintenanceRun
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,8 @@ def _archive_batch(model, pks: list, using: str, run) -> Counter:
     for row_model, row_pks in reversed(rows.items()):
         queryset = row_model._base_manager.using(using).filter(pk__in=row_pks)
         deleted[row_model._meta.label] += queryset._raw_delete(using)
+    for row_model, row_pks in rows.items():
+        post_archive.send(sender=row_model, pks=row_pks, using=using)
     expected = Counter({m._meta.label: len(p) for m, p in rows.items()})
     if not written == deleted == expected:
         raise ArchiveError(

@@ -33,6 +33,8 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["receiver", "-timestamp"], name="msg_inbox"),
             models.Index(fields=["sender", "-timestamp"], name="msg_sent"),
+            # A pair's newest message and unread count (messaging.conversations).
+            models.Index(fields=["sender", "receiver", "-timestamp"], name="msg_pair"),
             # The unread badge and the unread inbox read only these rows.
             models.Index(
                 fields=["receiver", "-timestamp"], condition=Q(read=False), name="msg_unread"
@@ -57,6 +59,33 @@ class Message(models.Model):
             errors = {"content": reason} if (reason := rules.content_error(self.content)) else {}
         if errors:
             raise ValidationError(errors)
+
+
+class Conversation(models.Model):
+    """The inbox's list: one row per person `owner` exchanges messages with.
+
+    Kept in the transactions that change messages (messaging.conversations), so that the list
+    is read from this small table and never computed over the messages at request time.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    other = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # No constraint: a deleted or archived message is replaced here in the same transaction
+    # (messaging.conversations.refresh_stale); a cascade would delete the conversation.
+    last_message = models.ForeignKey(
+        Message, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    last_at = models.DateTimeField()
+    unread = models.PositiveIntegerField(default=0)  # messages from `other` `owner` has not read
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "other"], name="one_conversation_per_pair")
+        ]
+        indexes = [models.Index(fields=["owner", "-last_at", "-id"], name="conv_recent")]
+
+    def __str__(self):
+        return f"conversation of user {self.owner_id} with user {self.other_id}"
 
 
 class Notification(models.Model):

@@ -6,7 +6,7 @@ from django.db import connection, connections
 from django.db.models import QuerySet
 
 from messaging.managers import INBOX_FIELDS
-from messaging.models import AccountDeletion, Message, MessageHistory, Notification
+from messaging.models import AccountDeletion, Conversation, Message, MessageHistory, Notification
 
 User = get_user_model()
 
@@ -26,6 +26,24 @@ def inbox_for(user, *, box: str = "inbox", unread: bool = False) -> QuerySet[Mes
     if unread:
         messages = messages.unread_only()
     return messages.only(*fields).order_by("-timestamp", "-id")
+
+
+def conversations_for(user) -> QuerySet[Conversation]:
+    """The people the user exchanges messages with, most recent activity first, each with
+    the last message (either way) and how many from them are unread: one query a page."""
+    return (
+        Conversation.objects.filter(owner=user)
+        .select_related("other", "last_message")
+        .only(
+            "id",
+            "unread",
+            "last_at",
+            "other__id",
+            "other__username",
+            *(f"last_message__{field}" for field in INBOX_FIELDS),
+        )
+        .order_by("-last_at", "-id")
+    )
 
 
 # A thread can run to thousands of messages: pages and the API show it in parts of this many.
@@ -70,8 +88,8 @@ def versions_of(messages) -> dict[int, list[MessageHistory]]:
     return versions
 
 
-def participants(message_ids: list[int], *, using: str = "default") -> set[int]:
-    """The ids of the senders and receivers of these messages (an archive batch: 1,000)."""
+def pairs_of(message_ids: list[int], *, using: str = "default") -> set[tuple[int, int]]:
+    """The (sender, receiver) ids of these messages (an archive batch: 1,000)."""
     if connections[using].vendor == "postgresql":
         # One array parameter: binding a 1,000-item IN list took 15 ms, this 3 ms.
         table = connections[using].ops.quote_name(Message._meta.db_table)
@@ -88,7 +106,7 @@ def participants(message_ids: list[int], *, using: str = "default") -> set[int]:
             .values_list("sender_id", "receiver_id")
             .distinct()
         )
-    return {user_id for pair in pairs for user_id in pair}
+    return set(pairs)
 
 
 def unread_count(user) -> int:
@@ -129,10 +147,6 @@ def users_matching(query: str) -> QuerySet:
     """Active people whose username holds `query`; staff accounts are not listed."""
     users = User.objects.filter(is_active=True, is_staff=False, username__icontains=query)
     return users.only("id", "username").order_by("username")
-
-
-def unread_notification_count(user) -> int:
-    return Notification.objects.filter(user=user, read=False).count()
 
 
 def unread_counts(user_id: int) -> dict[str, int]:

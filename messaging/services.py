@@ -3,6 +3,7 @@
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -20,7 +21,7 @@ from django_redis import get_redis_connection
 from rest_framework.authtoken.models import Token
 
 from core.stored import stored_row
-from messaging import events, inbox_cache
+from messaging import conversations, events, inbox_cache
 from messaging.models import (
     AccountDeletion,
     Message,
@@ -292,9 +293,11 @@ def messages_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
     if ids is not None:
         messages = messages.filter(id__in=list(ids))
     with transaction.atomic():
-        changed = list(messages.select_for_update().values_list("id", flat=True))
+        rows = list(messages.select_for_update().values_list("id", "sender_id"))
+        changed = [message_id for message_id, _ in rows]
         updated = Message.objects.filter(id__in=changed).update(read=True)
         Notification.objects.filter(user=user, message_id__in=changed, read=False).update(read=True)
+        conversations.messages_read(user.pk, Counter(sender_id for _, sender_id in rows))
         if updated:
             inbox_cache.invalidate_on_commit(user.pk)
             unread_changed.send(sender=Message, user_id=user.pk)

@@ -1,12 +1,12 @@
 """Thin receivers: a guard, then a hand-off of ids to a task once the transaction commits."""
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import post_save, pre_delete, pre_save
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
 from core import replicas, stored
-from core.signals import pre_archive
-from messaging import inbox_cache, selectors, services, tasks
+from core.signals import post_archive, pre_archive
+from messaging import conversations, inbox_cache, selectors, services, tasks
 from messaging.models import AccountDeletion, Message
 
 # Before the receivers below: the row an edit replaces is read once per save (core.stored).
@@ -24,6 +24,8 @@ def message_pre_save(sender, instance, raw=False, **kwargs):
 @receiver(post_save, sender=Message, dispatch_uid="messaging.message_post_save")
 def message_post_save(sender, instance, created, raw=False, **kwargs):
     inbox_cache.invalidate_on_commit(instance.sender_id, instance.receiver_id)
+    if created:  # a restored message too: the list is derived from the messages
+        conversations.message_added(instance)
     if raw:  # loaded as it was (fixtures, a restore from the archive): nothing new happened
         return
     if created:
@@ -38,11 +40,25 @@ def message_pre_delete(sender, instance, origin=None, **kwargs):
     # Before the delete: a message loaded with `.only("id")` cannot read them after it.
     people = stored.values_before_delete(instance, ["sender_id", "receiver_id"], origin)
     inbox_cache.invalidate_on_commit(*people.values())
+    conversations.stale([conversations.pair(*people.values())], using=instance._state.db)
+
+
+@receiver(post_delete, sender=Message, dispatch_uid="messaging.message_post_delete")
+def message_post_delete(sender, instance, **kwargs):
+    # The first one of a delete finds all its messages gone (Django deletes, then signals).
+    conversations.refresh_stale(using=instance._state.db)
 
 
 @receiver(pre_archive, sender=Message, dispatch_uid="messaging.message_pre_archive")
 def message_pre_archive(sender, pks, using, **kwargs):
-    inbox_cache.invalidate_on_commit(*selectors.participants(pks, using=using))
+    pairs = selectors.pairs_of(pks, using=using)
+    inbox_cache.invalidate_on_commit(*{user_id for pair in pairs for user_id in pair})
+    conversations.stale(pairs, using=using)
+
+
+@receiver(post_archive, sender=Message, dispatch_uid="messaging.message_post_archive")
+def message_post_archive(sender, using, **kwargs):
+    conversations.refresh_stale(using=using)
 
 
 @receiver(post_save, sender=AccountDeletion, dispatch_uid="messaging.deletion_post_save")

@@ -1,5 +1,7 @@
 """Server-rendered pages for people who send messages."""
 
+from functools import partial
+
 from django.contrib import messages as flash
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
@@ -30,17 +32,24 @@ def signup(request):
     return render(request, "registration/signup.html", {"form": form})
 
 
+LISTS = {
+    # box: (what it lists, the template of one page of it)
+    "conversations": (selectors.conversations_for, "messaging/_conversation_list.html"),
+    "inbox": (selectors.inbox_for, "messaging/_message_list.html"),
+    "sent": (partial(selectors.inbox_for, box="sent"), "messaging/_message_list.html"),
+}
+
+
 @login_required
 @require_GET
 @replica_reads
-def inbox(request, box: str = "inbox"):
+def inbox(request, box: str = "conversations"):
+    """The inbox: the conversations, or the received or sent messages one by one."""
+    rows, template = LISTS[box]
+
     def render_list():
-        page = Paginator(selectors.inbox_for(request.user, box=box), PAGE_SIZE).get_page(
-            request.GET.get("page")
-        )
-        return render_to_string(
-            "messaging/_message_list.html", {"page": page, "box": box}, request=request
-        )
+        page = Paginator(rows(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+        return render_to_string(template, {"page": page, "box": box}, request=request)
 
     # Only the list is cached: the header (badge, CSRF token) is rendered per request.
     list_html = inbox_cache.cached_for_user(request.user.pk, request, render_list)
@@ -70,20 +79,44 @@ def thread(request, pk: int):
     # Without ?page=, the part that holds the message the link pointed at.
     page = selectors.thread_part(message.pk, page=request.GET.get("page"))
     shown = page.object_list
-    histories = selectors.versions_of(shown)
-    unread = [m.pk for m in shown if m.receiver_id == request.user.pk and not m.read]
-    if unread:  # reading a page of the thread reads its messages
-        services.messages_mark_read(user=request.user, ids=unread)
-    for m in shown:
-        m.versions = histories.get(m.pk, [])
-        m.indent = min(m.depth, 8)
+    _show(request, shown)
     # ?partial=1: the messages alone, for an open page refreshing them (live.js).
     template = "_thread_posts.html" if request.GET.get("partial") else "thread.html"
     return render(
         request,
         f"messaging/{template}",
-        {"page": page, "focus": message.pk, "reply_form": ReplyForm()},
+        {"page": page, "posts": shown, "focus": message.pk},
     )
+
+
+# A page of a conversation shows this many threads, newest first.
+THREADS_PER_PAGE = 10
+
+
+@login_required
+@require_GET
+@replica_reads
+def conversation(request, user_id: int):
+    """Every thread between the user and another person, replies indented."""
+    other = get_object_or_404(selectors.users().only("id", "username"), pk=user_id)
+    page = Paginator(selectors.conversation_roots(request.user, other), THREADS_PER_PAGE)
+    page = page.get_page(request.GET.get("page"))
+    posts = [m for thread in selectors.threads(page.object_list).values() for m in thread]
+    _show(request, posts)
+    template = "_thread_posts.html" if request.GET.get("partial") else "conversation.html"
+    context = {"page": page, "posts": posts, "other": other}
+    return render(request, f"messaging/{template}", context)
+
+
+def _show(request, posts: list[Message]) -> None:
+    """Ready these messages to be shown: their earlier versions, their indent; and read."""
+    histories = selectors.versions_of(posts)
+    unread = [m.pk for m in posts if m.receiver_id == request.user.pk and not m.read]
+    if unread:  # reading a page of messages reads them
+        services.messages_mark_read(user=request.user, ids=unread)
+    for m in posts:
+        m.versions = histories.get(m.pk, [])
+        m.indent = min(m.depth, 8)
 
 
 @login_required
@@ -112,7 +145,12 @@ def reply(request, pk: int):
 
 @login_required
 def compose(request):
-    form = ComposeForm(request.POST or None, request.FILES or None, sender=request.user)
+    form = ComposeForm(
+        request.POST or None,
+        request.FILES or None,
+        sender=request.user,
+        initial={"receiver": request.GET.get("to", "")[:150]},  # from a conversation's page
+    )
     if request.method == "POST" and form.is_valid():
         try:
             message = services.message_send(sender=request.user, **form.cleaned_data)

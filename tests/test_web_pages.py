@@ -40,10 +40,10 @@ def test_pages_need_a_login(client):
         assert response["Location"].startswith("/accounts/login/")
 
 
-def test_inbox_lists_received_messages_and_marks_unread(web, user, other_user):
+def test_the_received_list_shows_each_message_and_marks_unread(web, user, other_user):
     MessageFactory(sender=other_user, receiver=user, content="hello there")
     MessageFactory(sender=other_user, receiver=user, content="old news", read=True)
-    html = web.get("/").content.decode()
+    html = web.get("/received/").content.decode()
     assert "hello there" in html
     assert "old news" in html
     assert html.count('class="message unread"') == 1

@@ -4,7 +4,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from messaging import rules, search, selectors
-from messaging.models import Message, MessageHistory, Notification
+from messaging.models import Conversation, Message, MessageHistory, Notification
 
 User = get_user_model()
 
@@ -146,6 +146,18 @@ class SearchResultSerializer(MessageSerializer):
 
     def to_representation(self, message) -> dict:
         return {**super().to_representation(message), "highlight": search.highlight(message)}
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    user = UserSerializer(source="other", read_only=True)
+    last_message = MessageSerializer(read_only=True, help_text="The newest message, either way.")
+    unread_count = serializers.IntegerField(
+        source="unread", read_only=True, help_text="Messages from `user` you have not read."
+    )
+
+    class Meta:
+        model = Conversation
+        fields = ["user", "last_message", "unread_count"]
 
 
 class MessageCreateSerializer(serializers.Serializer):

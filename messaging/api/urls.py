@@ -13,6 +13,7 @@ urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
     path("me/", views.MeView.as_view(), name="me"),
     path("events/", views.EventsView.as_view(), name="api-events"),
+    path("conversations/", views.ConversationListView.as_view(), name="conversations"),
     path("conversations/<int:user_id>/", views.ConversationView.as_view(), name="conversation"),
     *router.urls,
 ]

@@ -18,7 +18,7 @@ from messaging import search, selectors, services, tokens
 from messaging.api import serializers as s
 from messaging.api.caching import cache_per_user
 from messaging.api.throttles import UsernameRateThrottle
-from messaging.models import Message
+from messaging.models import Conversation, Message
 
 UPDATED = inline_serializer("Updated", {"updated": serializers.IntegerField()})
 COUNT = inline_serializer("Count", {"count": serializers.IntegerField()})
@@ -258,6 +258,22 @@ def _page_url(request, number: int | None) -> str | None:
     if number is None:
         return None
     return replace_query_param(request.build_absolute_uri(), "page", number)
+
+
+class ConversationListView(generics.ListAPIView):
+    """The people you exchange messages with, most recent activity first."""
+
+    serializer_class = s.ConversationSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return Conversation.objects.none()
+        return selectors.conversations_for(self.request.user)
+
+    @cache_per_user
+    @replica_reads
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
 
 class ConversationView(generics.GenericAPIView):

@@ -101,9 +101,14 @@
   var notificationList = document.getElementById("notification-list");
 
   function onMessage(message, box) {
-    if (list && (shown(message.id) || (list.dataset.box === box && list.dataset.first)))
-      refresh(list);
-    if (thread && (shown(message.id) || shown(message.parent_message))) refresh(thread);
+    // The conversations list changes with every message; a box, with its own.
+    var mine = list && (list.dataset.box === box || list.dataset.box === "conversations");
+    if (list && (shown(message.id) || (mine && box && list.dataset.first))) refresh(list);
+    // A conversation's page (data-with: the other person) shows their new threads too.
+    var between = thread && thread.dataset.with &&
+      [message.sender, message.receiver].indexOf(Number(thread.dataset.with)) >= 0;
+    if (thread && (between || shown(message.id) || shown(message.parent_message)))
+      refresh(thread);
   }
 
   var handlers = {
