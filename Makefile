@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: start test lint bench
+.PHONY: start test lint bench messages
 
 # The runtime for `make start`; the runtime and the tests' tools for everything else.
 $(BIN)/.installed: requirements.txt
@@ -21,9 +21,10 @@ start: $(BIN)/.installed
 
 # The system packages the tests start or drive: Debian's Chromium for the browser tests (no
 # browser is downloaded), redis-server and PostgreSQL's binaries for the fault tests, nginx
-# for the buffering front of compose (tests/test_front.py).
+# for the buffering front of compose (tests/test_front.py), gettext for the check that the
+# French catalogue holds every string of the code (tests/test_i18n.py).
 SYSTEM_PACKAGES := /usr/bin/chromium=chromium redis-server=redis-server pg_ctlcluster=postgresql \
-	/usr/sbin/nginx=nginx-light
+	/usr/sbin/nginx=nginx-light msgfmt=gettext
 
 # Tests use Redis databases 14 (broker) and 15 (cache) so they never touch the platform's data.
 test: $(BIN)/.installed-dev
@@ -40,3 +41,14 @@ lint: $(BIN)/.installed-dev
 bench: $(BIN)/.installed-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
+
+# The French catalogue: gather the code's strings into locale/fr/LC_MESSAGES/django.po
+# (translations kept), then, once translated, compile django.mo (both are committed, so
+# installing needs no gettext). tests/test_i18n.py runs the same gathering and fails on a
+# string left untranslated.
+MAKEMESSAGES_IGNORE := -i .venv -i bench -i tests -i scripts -i docs -i staticfiles -i media -i reports
+messages: $(BIN)/.installed-dev
+	scripts/system-packages msgfmt=gettext
+	SECRET_KEY=messages $(BIN)/python manage.py makemessages -l fr --no-location --no-wrap \
+		$(MAKEMESSAGES_IGNORE)
+	SECRET_KEY=messages $(BIN)/python manage.py compilemessages -l fr $(MAKEMESSAGES_IGNORE)

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class JobRun(models.Model):
@@ -12,10 +13,10 @@ class JobRun(models.Model):
     """
 
     class Status(models.TextChoices):
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        SKIPPED = "skipped", "skipped (already running)"
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("skipped (already running)")
 
     task = models.CharField(max_length=200, db_index=True)
     arguments = models.JSONField(default=dict, blank=True)

@@ -10,6 +10,7 @@ import time
 
 import redis.asyncio as aioredis
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from core.events import RESET, Hub, Listener, Replay, position
 
@@ -46,7 +47,7 @@ async def serve(
     from the log first, then live ones, until the client leaves or the hub closes it."""
 
     async def unavailable():
-        detail = "Live events are unavailable for now; try again soon."
+        detail = _("Live events are unavailable for now; try again soon.")
         await respond(send, 503, detail, [(b"retry-after", b"5")])
 
     if not await hub.ready(timeout=1.0):
@@ -63,7 +64,8 @@ async def serve(
         await respond(
             send,
             429,
-            f"You have {limit} event streams open, the most allowed; close one first.",
+            _("You have %(limit)d event streams open, the most allowed; close one first.")
+            % {"limit": limit},
             [(b"retry-after", str(settings.EVENTS_HEARTBEAT_SECONDS * 3).encode())],
         )
         return

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import FileUploadHandler
+from django.utils.translation import gettext as _
 
 
 class RequestSizeLimit(FileUploadHandler):
@@ -27,4 +28,5 @@ class RequestSizeLimit(FileUploadHandler):
 
 
 def _too_big() -> str:
-    return f"The request is larger than {settings.UPLOAD_MAX_BYTES // (1024 * 1024)} MB."
+    megabytes = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
+    return _("The request is larger than %(megabytes)d MB.") % {"megabytes": megabytes}

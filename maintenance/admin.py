@@ -3,6 +3,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import OperationalError
 
@@ -25,18 +27,18 @@ class MaintenanceRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=gettext_lazy("status"), ordering="status")
     def outcome(self, run):
         return format_html(
             '<span class="outcome-{}">{}</span>', run.status, run.get_status_display()
         )
 
-    @admin.display(description="counts")
+    @admin.display(description=gettext_lazy("counts"))
     def figures(self, run):
         counts = run.counts if isinstance(run.counts, dict) else {}
         return ", ".join(f"{key} {value}" for key, value in counts.items())
 
-    @admin.display(description="error")
+    @admin.display(description=gettext_lazy("error"))
     def reason(self, run):
         return run.error_reason[:160]
 
@@ -57,7 +59,7 @@ class MaintenanceRunAdmin(admin.ModelAdmin):
             job.chart = charts.run_history_svg(job.runs)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Scheduled maintenance jobs",
+            "title": _("Scheduled maintenance jobs"),
             "jobs": scheduled,
             "queues": jobs.queue_status(),
             "opts": self.model._meta,
@@ -73,10 +75,14 @@ class MaintenanceRunAdmin(admin.ModelAdmin):
         task = get_object_or_404(PeriodicTask, pk=task_id)
         try:
             task_id = jobs.run_now(task)
-            messages.success(request, f"{task.name} queued (task {task_id}).")
+            messages.success(
+                request, _("%(job)s queued (task %(id)s).") % {"job": task.name, "id": task_id}
+            )
         except OperationalError as error:
             messages.error(
-                request, f"{task.name} could not be queued: the broker is down ({error})."
+                request,
+                _("%(job)s could not be queued: the broker is down (%(error)s).")
+                % {"job": task.name, "error": error},
             )
         return redirect(reverse("admin:maintenance_jobs"))
 

@@ -4,6 +4,8 @@ An alert is a row first (its unique key makes a second check or a task run twice
 delivered second: each channel is claimed with a conditional update before it is used, so
 two deliveries at once never send twice, and handed back when it fails, so the next check
 retries it. Delivery never raises: an alert must not break the job that raised it.
+
+Alerts are written in the site's language (LANGUAGE_CODE), whoever's request led to them.
 """
 
 import json
@@ -15,7 +17,8 @@ from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from maintenance.models import Alert, MaintenanceRun
 
@@ -24,18 +27,31 @@ logger = logging.getLogger("maintenance.alerts")
 
 def alert_failed_run(run: MaintenanceRun) -> Alert | None:
     """Record the alert for a failed run (once per run); returns it if it is new."""
-    reason = run.error_reason or "no error recorded"
-    body = (
-        f"The maintenance job {run.task} failed.\n\n"
-        f"Run: #{run.pk}, started {run.started_at:%Y-%m-%d %H:%M:%S %Z}\n"
-        f"Arguments: {json.dumps(run.arguments, default=str)}\n"
-        f"Reason: {reason}\n\n{run.error.strip()}"
-    )
+    with translation.override(settings.LANGUAGE_CODE):
+        reason = run.error_reason or _("no error recorded")
+        facts = {
+            "job": run.task,
+            "run": run.pk,
+            "started": f"{run.started_at:%Y-%m-%d %H:%M:%S %Z}",
+            "arguments": json.dumps(run.arguments, default=str),
+            "reason": reason,
+        }
+        body = (
+            _(
+                "The maintenance job %(job)s failed.\n\n"
+                "Run: #%(run)s, started %(started)s\n"
+                "Arguments: %(arguments)s\n"
+                "Reason: %(reason)s"
+            )
+            % facts
+            + f"\n\n{run.error.strip()}"
+        )
+        subject = _("%(job)s failed: %(reason)s") % facts
     return _record(
         key=f"run:{run.pk}",
         kind=Alert.Kind.FAILED,
         job=run.task,
-        subject=f"{run.task} failed: {reason}"[:200],
+        subject=subject[:200],
         body=body,
         run=run,
     )
@@ -43,13 +59,21 @@ def alert_failed_run(run: MaintenanceRun) -> Alert | None:
 
 def alert_missed(*, job: str, name: str, due, key: str, hint: str) -> Alert | None:
     """Record the alert for a scheduled job that did not run when it was due."""
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("%(name)s did not run (due %(due)s)") % {
+            "name": name,
+            "due": f"{due:%Y-%m-%d %H:%M %Z}",
+        }
+        body = _(
+            "The scheduled job %(name)r (%(job)s) was due at %(due)s "
+            "and no run of it has started since."
+        ) % {"name": name, "job": job, "due": f"{due:%Y-%m-%d %H:%M:%S %Z}"}
     return _record(
         key=key,
         kind=Alert.Kind.MISSED,
         job=job,
-        subject=f"{name} did not run (due {due:%Y-%m-%d %H:%M %Z})"[:200],
-        body=f"The scheduled job {name!r} ({job}) was due at {due:%Y-%m-%d %H:%M:%S %Z} "
-        f"and no run of it has started since.\n\n{hint}",
+        subject=subject[:200],
+        body=f"{body}\n\n{hint}",
     )
 
 

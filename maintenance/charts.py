@@ -11,6 +11,8 @@ from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from maintenance.models import MaintenanceRun
 
@@ -37,7 +39,7 @@ def affected(run: MaintenanceRun) -> int | None:
 def run_history_svg(runs: Sequence[MaintenanceRun]) -> SafeString:
     """The chart of `runs` (oldest first), at most one bar per run."""
     if not runs:
-        return format_html('<span class="no-runs">{}</span>', "no runs yet")
+        return format_html('<span class="no-runs">{}</span>', _("no runs yet"))
     durations = [_seconds(run) for run in runs]
     counts = [affected(run) for run in runs]
     longest = max(durations) or 1.0
@@ -53,10 +55,16 @@ def run_history_svg(runs: Sequence[MaintenanceRun]) -> SafeString:
         bars.append((x, f"{HEIGHT - height:.1f}", BAR, f"{height:.1f}", colour, _title(run)))
         if count is not None:
             points.append((f"{x + BAR / 2:.1f}", f"{HEIGHT - plot * count / most:.1f}"))
-    summary = (
-        f"{len(runs)} runs: {sum(r.status == 'failed' for r in runs)} failed, "
-        f"{sum(r.status == 'skipped' for r in runs)} skipped; longest {longest:.1f} s"
-    )
+    summary = ngettext(
+        "%(runs)d run: %(failed)d failed, %(skipped)d skipped; longest %(longest)s s",
+        "%(runs)d runs: %(failed)d failed, %(skipped)d skipped; longest %(longest)s s",
+        len(runs),
+    ) % {
+        "runs": len(runs),
+        "failed": sum(r.status == "failed" for r in runs),
+        "skipped": sum(r.status == "skipped" for r in runs),
+        "longest": localize(round(longest, 1)),
+    }
     return format_html(
         '<svg class="run-history" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
         'viewBox="0 0 {w} {h}" role="img" aria-label="{summary}">'
@@ -99,7 +107,7 @@ def _title(run: MaintenanceRun) -> str:
         f"{_seconds(run):.2f} s",
     ]
     if count is not None:
-        parts.append(f"{localize(count)} affected")
+        parts.append(_("%(count)s affected") % {"count": localize(count)})
     if run.status == MaintenanceRun.Status.FAILED and run.error_reason:
         parts.append(run.error_reason[:120])
     return ", ".join(parts)

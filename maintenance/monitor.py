@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django_celery_beat.models import PeriodicTask
 from django_redis import get_redis_connection
 
@@ -164,14 +165,19 @@ def _lock_held(job: str) -> bool:
 
 
 def _why_not_run(task: PeriodicTask, due: datetime, last_run: datetime | None) -> str:
-    last = f"Its last run started {last_run:%Y-%m-%d %H:%M %Z}." if last_run else "It never ran."
-    if task.last_run_at and task.last_run_at >= due - timedelta(minutes=1):
-        cause = (
-            f"Beat sent it at {task.last_run_at:%Y-%m-%d %H:%M %Z}, but no worker started it: "
-            "is a worker consuming the 'maintenance' queue, and is the queue moving?"
-        )
-    else:
-        cause = "Beat did not send it: is exactly one `celery beat` running?"
+    """Why, most likely; in the site's language, as the alert it goes into."""
+    with translation.override(settings.LANGUAGE_CODE):
+        if last_run:
+            last = _("Its last run started %(time)s.") % {"time": f"{last_run:%Y-%m-%d %H:%M %Z}"}
+        else:
+            last = _("It never ran.")
+        if task.last_run_at and task.last_run_at >= due - timedelta(minutes=1):
+            cause = _(
+                "Beat sent it at %(time)s, but no worker started it: "
+                "is a worker consuming the 'maintenance' queue, and is the queue moving?"
+            ) % {"time": f"{task.last_run_at:%Y-%m-%d %H:%M %Z}"}
+        else:
+            cause = _("Beat did not send it: is exactly one `celery beat` running?")
     return f"{last} {cause}"
 
 

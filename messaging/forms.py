@@ -2,6 +2,8 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from messaging import rules, selectors
 
@@ -19,15 +21,15 @@ class ContentField(forms.CharField):
         super().__init__(
             max_length=settings.MESSAGE_MAX_LENGTH,
             widget=forms.Textarea(attrs={"rows": 4}),
-            error_messages={"required": "Write something first."},
+            error_messages={"required": _("Write something first.")},
             **kwargs,
         )
 
 
 class ComposeForm(forms.Form):
-    receiver = forms.CharField(label="To", max_length=150, help_text="Their username.")
-    content = ContentField(label="Message")
-    attachment = forms.FileField(required=False, label="Attachment (optional, 10 MB at most)")
+    receiver = forms.CharField(label=_("To"), max_length=150, help_text=_("Their username."))
+    content = ContentField(label=_("Message"))
+    attachment = forms.FileField(required=False, label=_("Attachment (optional, 10 MB at most)"))
 
     def __init__(self, *args, sender, **kwargs):
         super().__init__(*args, **kwargs)
@@ -37,7 +39,9 @@ class ComposeForm(forms.Form):
         username = self.cleaned_data["receiver"].strip()
         receiver = selectors.active_user(username__iexact=username)
         if receiver is None:
-            raise forms.ValidationError(f"Nobody is called “{username}”.")
+            raise forms.ValidationError(
+                gettext("Nobody is called “%(username)s”.") % {"username": username}
+            )
         return receiver
 
     def clean_attachment(self):
@@ -67,16 +71,16 @@ class ContentForm(forms.Form):
 
 
 class ReplyForm(ContentForm):
-    content = ContentField(label="Reply")
+    content = ContentField(label=_("Reply"))
 
 
 class EditForm(ContentForm):
-    content = ContentField(label="Message")
+    content = ContentField(label=_("Message"))
 
 
 class PasswordConfirmForm(forms.Form):
     """The password that confirms an account's deletion (services.account_delete checks it)."""
 
     password = forms.CharField(
-        label="Your password", strip=False, widget=forms.PasswordInput(attrs={"autofocus": True})
+        label=_("Your password"), strip=False, widget=forms.PasswordInput(attrs={"autofocus": True})
     )

@@ -5,18 +5,19 @@ the form and the serializer; who may edit is services.message_check_editable).""
 import os
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 
 def content_error(content: str | None) -> str | None:
     """Why this content cannot be sent, or None."""
     content = content or ""
     if not content.strip():
-        return "Content must not be empty."
+        return _("Content must not be empty.")
     if len(content) > settings.MESSAGE_MAX_LENGTH:
-        return (
-            f"Content must be at most {settings.MESSAGE_MAX_LENGTH} characters "
-            f"(it has {len(content)})."
-        )
+        return _("Content must be at most %(limit)d characters (it has %(length)d).") % {
+            "limit": settings.MESSAGE_MAX_LENGTH,
+            "length": len(content),
+        }
     return None
 
 
@@ -29,16 +30,16 @@ def new_message_errors(*, sender, receiver, content: str | None, parent=None) ->
     if reason := content_error(content):
         errors["content"] = reason
     if sender is None or receiver is None:
-        errors["receiver"] = "A message needs a sender and a receiver."
+        errors["receiver"] = _("A message needs a sender and a receiver.")
         return errors
     if sender.pk == receiver.pk:
-        errors["receiver"] = "You cannot send a message to yourself."
+        errors["receiver"] = _("You cannot send a message to yourself.")
     elif not receiver.is_active:
-        errors["receiver"] = "This user is not active."
+        errors["receiver"] = _("This user is not active.")
     if not sender.is_active:
-        errors["sender"] = "Inactive users cannot send messages."
+        errors["sender"] = _("Inactive users cannot send messages.")
     if parent is not None and {parent.sender_id, parent.receiver_id} != {sender.pk, receiver.pk}:
-        errors["parent_message"] = (
+        errors["parent_message"] = _(
             "A reply must stay between the thread's two people: send it to the other person."
         )
     return errors
@@ -50,7 +51,9 @@ def attachment_error(attachment) -> str | None:
         return None
     name = os.path.basename(attachment.name or "")
     if name in ("", ".", ".."):
-        return "An attachment needs a file name."
+        return _("An attachment needs a file name.")
     if attachment.size > settings.ATTACHMENT_MAX_BYTES:
-        return f"An attachment may be at most {settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)} MB."
+        return _("An attachment may be at most %(megabytes)d MB.") % {
+            "megabytes": settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)
+        }
     return None

@@ -27,13 +27,15 @@ from django.contrib.postgres.search import (
 from django.db import connection, connections, router
 from django.db.models import Expression, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from messaging.models import Message
 
 MAX_QUERY_LENGTH = 200
 # What is wrong with a query, in the API's 400s and on the results page alike.
-EMPTY_QUERY = "Type something to search for."
-LONG_QUERY = f"Search for {MAX_QUERY_LENGTH} characters at most."
+EMPTY_QUERY = _("Type something to search for.")
+LONG_QUERY = format_lazy(_("Search for {limit} characters at most."), limit=MAX_QUERY_LENGTH)
 ORDERINGS = ("rank", "-timestamp")
 # Marks around matched words in a headline, replaced by <mark> once the text is escaped.
 _START, _STOP = "\x02", "\x03"

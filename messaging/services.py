@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_redis import get_redis_connection
 from rest_framework.authtoken.models import Token
 
@@ -46,7 +47,7 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
     (NFKC: "ALICE" in fullwidth letters is "ALICE") and case-insensitively; the database holds
     the rule (a unique index on the lower-cased username), so a race has one winner."""
     username = User.normalize_username(username)
-    taken = ValidationError({"username": "This username is taken."})
+    taken = ValidationError({"username": _("This username is taken.")})
     if User.objects.filter(username__iexact=username).exists():
         raise taken
     user = User(username=username, email=email)
@@ -76,9 +77,9 @@ def password_confirm(*, request, user: User, password: str) -> None:
     TooManyAttempts when locked out."""
     confirmed = authenticate(request, username=user.get_username(), password=password)
     if getattr(request, "axes_locked_out", False):
-        raise TooManyAttempts("Too many wrong passwords; try again later.")
+        raise TooManyAttempts(_("Too many wrong passwords; try again later."))
     if confirmed is None or confirmed.pk != user.pk:
-        raise ValidationError({"password": "The password is not correct."})
+        raise ValidationError({"password": _("The password is not correct.")})
 
 
 def account_delete(*, user: User, password: str, request=None) -> None:
@@ -94,7 +95,7 @@ def account_delete(*, user: User, password: str, request=None) -> None:
     if request is not None:
         password_confirm(request=request, user=user, password=password)
     elif not user.check_password(password):
-        raise ValidationError({"password": "The password is not correct."})
+        raise ValidationError({"password": _("The password is not correct.")})
     with transaction.atomic():
         AccountDeletion.objects.get_or_create(user=user)
         user.is_active = False
@@ -145,7 +146,9 @@ class TooManyMessages(Exception):
     """The sender reached MESSAGE_SEND_RATE; `retry_after` seconds until the next window."""
 
     def __init__(self, retry_after: int):
-        super().__init__(f"Too many messages; try again in {retry_after} s.")
+        super().__init__(
+            _("Too many messages; try again in %(seconds)d s.") % {"seconds": retry_after}
+        )
         self.retry_after = retry_after
 
 
@@ -195,14 +198,14 @@ def message_send(
             message.save()
     except IntegrityError as error:
         # The receiver's row was deleted between validation and commit (an account purge).
-        raise ValidationError({"receiver": "This user no longer exists."}) from error
+        raise ValidationError({"receiver": _("This user no longer exists.")}) from error
     return message
 
 
 def message_check_editable(*, message: Message, editor: User) -> None:
     """Raise PermissionDenied unless `editor` may edit `message` (its sender only)."""
     if editor.pk != message.sender_id:
-        raise PermissionDenied("Only the sender can edit a message.")
+        raise PermissionDenied(_("Only the sender can edit a message."))
 
 
 def message_edit(*, message: Message, editor: User, content: str) -> Message:

@@ -14,7 +14,9 @@ from django.conf import settings
 from django.contrib.auth import get_user
 from django.db import close_old_connections
 from django.http import HttpRequest, parse_cookie
+from django.utils import translation
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import AuthenticationFailed
 
 from core import sse
@@ -86,33 +88,49 @@ def _end_streams_on_stop(loop) -> None:
 
 
 async def stream(scope, receive, send) -> None:
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+    # No middleware here: the errors speak the language LocaleMiddleware would choose.
+    with translation.override(language(headers)):
+        await _stream(scope, headers, receive, send)
+
+
+def language(headers: dict[str, str]) -> str:
+    """The language of the request: the header's switch (a cookie), else Accept-Language."""
+    request = HttpRequest()
+    request.COOKIES = parse_cookie(headers.get("cookie", ""))
+    request.META["HTTP_ACCEPT_LANGUAGE"] = headers.get("accept-language", "")
+    return translation.get_language_from_request(request)
+
+
+async def _stream(scope, headers: dict[str, str], receive, send) -> None:
     if scope["method"] != "GET":
-        await sse.respond(send, 405, "Only GET opens an event stream.", [(b"allow", b"GET")])
+        await sse.respond(send, 405, _("Only GET opens an event stream."), [(b"allow", b"GET")])
         return
     query = parse_qs(scope["query_string"].decode("latin-1"))
-    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
     if any(name in query for name in CREDENTIALS_IN_QUERY):
         await sse.respond(
             send,
             400,
-            "Credentials in the URL are refused (they end up in access logs): "
-            "send 'Authorization: Token <key>'.",
+            _(
+                "Credentials in the URL are refused (they end up in access logs): "
+                "send 'Authorization: Token <key>'."
+            ),
         )
         return
     after = headers.get("last-event-id") or query.get("last_event_id", [None])[0]
     if after is not None and not EVENT_ID.fullmatch(after):
-        await sse.respond(send, 400, "Last-Event-ID must be the id of an event of this stream.")
+        await sse.respond(send, 400, _("Last-Event-ID must be the id of an event of this stream."))
         return
     since = query.get("since", [None])[0]
     if since is not None and not (since.isdigit() and len(since) <= 15):
-        await sse.respond(send, 400, "since must be a time in milliseconds since 1970.")
+        await sse.respond(send, 400, _("since must be a time in milliseconds since 1970."))
         return
     try:
         user_id = await sync_to_async(authenticate)(headers)
     except AuthenticationFailed as error:
         user_id, reason = None, str(error.detail)
     else:
-        reason = "Authentication credentials were not provided."
+        reason = _("Authentication credentials were not provided.")
     if user_id is None:
         await sse.respond(send, 401, reason, [(b"www-authenticate", b"Token")])
         return
@@ -134,8 +152,8 @@ def authenticate(headers: dict[str, str]) -> int | None:
     authorization = headers.get("authorization", "").split()
     if authorization and authorization[0].lower() == "token":
         if len(authorization) != 2:
-            raise AuthenticationFailed("Invalid token header: 'Authorization: Token <key>'.")
-        user, _ = ExpiringTokenAuthentication().authenticate_credentials(authorization[1])
+            raise AuthenticationFailed(_("Invalid token header: 'Authorization: Token <key>'."))
+        user, _token = ExpiringTokenAuthentication().authenticate_credentials(authorization[1])
         return user.pk
     request = HttpRequest()
     session_key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)

@@ -13,6 +13,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from core.replicas import replica_reads
@@ -63,7 +65,11 @@ def inbox(request, box: str = "conversations"):
 @require_POST
 def mark_all_read(request):
     updated = services.messages_mark_read(user=request.user)
-    flash.success(request, f"{updated} message{'s' if updated != 1 else ''} marked as read.")
+    flash.success(
+        request,
+        ngettext("%(count)d message marked as read.", "%(count)d messages marked as read.", updated)
+        % {"count": updated},
+    )
     return redirect("inbox")
 
 
@@ -133,7 +139,7 @@ def reply(request, pk: int):
                 content=form.cleaned_data["content"],
                 parent_message=parent,
             )
-            flash.success(request, "Reply sent.")
+            flash.success(request, _("Reply sent."))
         except ValidationError as error:
             flash.error(request, " ".join(error.messages))
         except services.TooManyMessages as error:
@@ -163,7 +169,9 @@ def compose(request):
             response["Retry-After"] = str(error.retry_after)
             return response
         else:
-            flash.success(request, f"Message sent to {message.receiver.username}.")
+            flash.success(
+                request, _("Message sent to %(name)s.") % {"name": message.receiver.username}
+            )
             return redirect("thread", pk=message.pk)
     return render(request, "messaging/compose.html", {"form": form})
 
@@ -177,7 +185,7 @@ def edit(request, pk: int):
         services.message_edit(
             message=message, editor=request.user, content=form.cleaned_data["content"]
         )
-        flash.success(request, "Message edited; its earlier version is kept.")
+        flash.success(request, _("Message edited; its earlier version is kept."))
         return redirect("thread", pk=pk)
     return render(request, "messaging/edit.html", {"form": form, "message": message})
 
@@ -238,7 +246,9 @@ def badge(request):
 def events_elsewhere(request):
     """/events/ is served by the ASGI application (messaging.streams) ahead of Django: a
     request that gets here came through a server without it, and the page polls instead."""
-    detail = "Live events are served by the ASGI application (config.asgi); route /events/ to it."
+    detail = _(
+        "Live events are served by the ASGI application (config.asgi); route /events/ to it."
+    )
     return JsonResponse({"detail": detail}, status=503)
 
 
@@ -256,6 +266,6 @@ def delete_account(request):
             form.add_error("password", error.message_dict["password"])
         else:
             logout(request)
-            flash.success(request, "Your account is deleted. Its messages are being removed.")
+            flash.success(request, _("Your account is deleted. Its messages are being removed."))
             return redirect("login")
     return render(request, "messaging/delete_account.html", {"form": form})

@@ -1,5 +1,6 @@
 """Token authentication that refuses expired tokens (messaging.tokens)."""
 
+from django.utils.translation import gettext as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -13,5 +14,5 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
         user, token = super().authenticate_credentials(key)
         if expired(token):
-            raise AuthenticationFailed("Token expired; get a new one from /api/v1/auth/token/.")
+            raise AuthenticationFailed(_("Token expired; get a new one from /api/v1/auth/token/."))
         return user, token

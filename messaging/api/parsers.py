@@ -1,5 +1,6 @@
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import DataAndFiles, JSONParser, MultiPartParser
 
@@ -13,9 +14,11 @@ class StrictJSONParser(JSONParser):
             data = super().parse(stream, media_type, parser_context)
             _check_encodable(data)
         except RecursionError:
-            raise ParseError("JSON parse error - nested too deeply.") from None
+            raise ParseError(_("JSON parse error - nested too deeply.")) from None
         except UnicodeEncodeError as error:
-            raise ParseError("JSON parse error - a string holds an unpaired surrogate.") from error
+            raise ParseError(
+                _("JSON parse error - a string holds an unpaired surrogate.")
+            ) from error
         return data
 
 
@@ -37,7 +40,9 @@ class _NamedFilesParser(DjangoMultiPartParser):
         # as if no file had been sent, and be answered 201. Say what is wrong instead.
         sanitized = super().sanitize_file_name(file_name)
         if sanitized is None:
-            raise MultiPartParserError(f"the uploaded file's name {file_name!r} is not a file name")
+            raise MultiPartParserError(
+                _("the uploaded file's name %(name)r is not a file name") % {"name": file_name}
+            )
         return sanitized
 
 
@@ -52,5 +57,7 @@ class StrictMultiPartParser(MultiPartParser):
         try:
             data, files = _NamedFilesParser(meta, stream, request.upload_handlers, encoding).parse()
         except MultiPartParserError as error:
-            raise ParseError(f"Multipart form parse error - {error}") from error
+            raise ParseError(
+                _("Multipart form parse error - %(error)s") % {"error": error}
+            ) from error
         return DataAndFiles(data, files)

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from messaging import rules, search, selectors
@@ -49,7 +50,7 @@ class MessageSearchSerializer(serializers.Serializer):
     ordering = serializers.ChoiceField(
         choices=search.ORDERINGS,
         default="rank",
-        error_messages={"invalid_choice": 'Use "rank" (best match first) or "-timestamp".'},
+        error_messages={"invalid_choice": _('Use "rank" (best match first) or "-timestamp".')},
     )
 
 
@@ -169,7 +170,9 @@ class MessageCreateSerializer(serializers.Serializer):
     def validate_receiver(self, receiver_id):
         receiver = selectors.active_user(pk=receiver_id)
         if receiver is None:
-            raise serializers.ValidationError(f"No active user has the id {receiver_id}.")
+            raise serializers.ValidationError(
+                _("No active user has the id %(id)s.") % {"id": receiver_id}
+            )
         return receiver
 
     def validate_parent_message(self, parent_id):
@@ -177,7 +180,7 @@ class MessageCreateSerializer(serializers.Serializer):
             return None
         parent = selectors.message_of(self.context["request"].user, parent_id)
         if parent is None:
-            raise serializers.ValidationError("No message of yours has this id.")
+            raise serializers.ValidationError(_("No message of yours has this id."))
         return parent
 
     def validate_attachment(self, attachment):

@@ -1,6 +1,6 @@
 from django.contrib.auth import logout
 from django.http import FileResponse
-from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -50,7 +50,7 @@ class TokenView(ObtainAuthToken):
             # django-axes marks the DRF request, which its middleware never sees: answer the
             # lockout here, as the login page does.
             if getattr(request, "axes_locked_out", False):
-                raise Throttled(detail="Too many failed logins; try again later.") from None
+                raise Throttled(detail=_("Too many failed logins; try again later.")) from None
             raise
         return Response({"token": tokens.token_for(data.validated_data["user"])})
 
@@ -73,7 +73,7 @@ class MeView(APIView):
             raise Throttled(detail=str(error)) from None
         logout(request)
         return Response(
-            {"detail": "Your account is deleted; its data is being removed."},
+            {"detail": _("Your account is deleted; its data is being removed.")},
             status=status.HTTP_202_ACCEPTED,
         )
 
@@ -120,7 +120,7 @@ class MessageViewSet(
             params = self.request.query_params
             box = params.get("box", "inbox")
             if box not in ("inbox", "sent"):
-                raise serializers.ValidationError({"box": ['Use "inbox" or "sent".']})
+                raise serializers.ValidationError({"box": [_('Use "inbox" or "sent".')]})
             unread = params.get("unread", "").lower() in ("1", "true")
             if "q" in params:
                 query = s.MessageSearchSerializer(data=params)
@@ -235,7 +235,7 @@ class MessageViewSet(
     def attachment(self, request, pk=None):
         message = self.get_object()
         if not message.attachment:
-            raise NotFound("This message has no attachment.")
+            raise NotFound(_("This message has no attachment."))
         name = message.attachment.name.rsplit("/", 1)[-1]
         return FileResponse(message.attachment.open("rb"), as_attachment=True, filename=name)
 
@@ -298,9 +298,9 @@ class ConversationView(generics.GenericAPIView):
     )
     @replica_reads
     def get(self, request, user_id: int):
-        if user_id > s.MAX_ID:
-            raise NotFound("No such user.")
-        other = get_object_or_404(selectors.users(), pk=user_id)
+        other = selectors.users().filter(pk=user_id).first() if user_id <= s.MAX_ID else None
+        if other is None:
+            raise NotFound(_("No such user."))
         root_ids = self.paginate_queryset(selectors.conversation_roots(request.user, other))
         context = {"request": request}
         threads = [
@@ -394,6 +394,6 @@ class EventsView(APIView):
     )
     def get(self, request):
         return Response(
-            {"detail": "The event stream is served by the ASGI application (config.asgi)."},
+            {"detail": _("The event stream is served by the ASGI application (config.asgi).")},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )

@@ -17,17 +17,23 @@
   var broken = false;
   var source = null;
 
-  function show(badge, count, noun) {
+  // The page's words come from its HTML, in its language: "{n}" and "{name}" are filled in.
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (all, key) { return values[key]; });
+  }
+
+  function show(badge, count) {
     if (!badge) return;
     badge.textContent = count;
     badge.hidden = count === 0;
-    badge.setAttribute("aria-label", count + " unread " + noun);
+    var label = count === 1 ? badge.dataset.one : badge.dataset.other;
+    badge.setAttribute("aria-label", fill(label, { n: count }));
   }
 
   function counts(unread) {
     if (!unread) return;
-    show(messages, unread.messages, "messages");
-    show(notifications, unread.notifications, "notifications");
+    show(messages, unread.messages);
+    show(notifications, unread.notifications);
   }
 
   // Reload a part of the page from its URL (data-refresh-url), one request at a time,
@@ -115,7 +121,7 @@
     "message.received": function (data) {
       counts(data.unread);
       onMessage(data.message, "inbox");
-      announce("New message from " + data.message.sender_username);
+      announce(fill(body.dataset.newMessage, { name: data.message.sender_username }));
     },
     "message.sent": function (data) { onMessage(data.message, "sent"); },
     "message.edited": function (data) { onMessage(data.message, null); },
