@@ -297,10 +297,10 @@ def messages_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
         messages = messages.filter(id__in=list(ids))
     with transaction.atomic():
         rows = list(messages.select_for_update().values_list("id", "sender_id"))
-        changed = [message_id for message_id, _ in rows]
+        changed = [message_id for message_id, _sender in rows]
         updated = Message.objects.filter(id__in=changed).update(read=True)
         Notification.objects.filter(user=user, message_id__in=changed, read=False).update(read=True)
-        conversations.messages_read(user.pk, Counter(sender_id for _, sender_id in rows))
+        conversations.messages_read(user.pk, Counter(sender_id for _message, sender_id in rows))
         if updated:
             inbox_cache.invalidate_on_commit(user.pk)
             unread_changed.send(sender=Message, user_id=user.pk)

@@ -223,19 +223,21 @@ def test_the_api_lists_conversations_newest_activity_first(api, user, other_user
     assert [(c["user"]["id"], c["unread_count"]) for c in theirs] == [(user.pk, 1)]
 
 
-def test_the_api_list_is_paginated_and_takes_the_same_queries_for_many_people(api, user):
-    def queries() -> int:
-        cache.clear()
-        with CaptureQueriesContext(connection) as captured:
-            assert api.get(CONVERSATIONS).status_code == 200
-        return len(captured)
+def queries_of(client, path: str) -> int:
+    """The queries of one uncached GET of `path`."""
+    cache.clear()
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(path).status_code == 200
+    return len(captured)
 
+
+def test_the_api_list_is_paginated_and_takes_the_same_queries_for_many_people(api, user):
     for person in UserFactory.create_batch(3):
         send(person, user)
-    few = queries()
+    few = queries_of(api, CONVERSATIONS)
     for person in UserFactory.create_batch(60):
         send(person, user)
-    assert queries() == few
+    assert queries_of(api, CONVERSATIONS) == few
     body = api.get(CONVERSATIONS).json()
     assert (body["count"], len(body["results"])) == (63, 20)
     assert body["next"]
@@ -263,19 +265,13 @@ def test_the_inbox_page_opens_on_conversations(client, user, other_user):
 
 
 def test_the_inbox_page_takes_the_same_queries_for_many_people(client, user):
-    def queries() -> int:
-        cache.clear()
-        with CaptureQueriesContext(connection) as captured:
-            assert client.get("/").status_code == 200
-        return len(captured)
-
     client.force_login(user)
     for person in UserFactory.create_batch(2):
         send(person, user)
-    few = queries()
+    few = queries_of(client, "/")
     for person in UserFactory.create_batch(30):
         send(user, person)
-    assert queries() == few
+    assert queries_of(client, "/") == few
 
 
 def test_a_conversation_shows_its_threads_replies_indented_and_reads_them(client, user, other_user):
