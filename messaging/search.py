@@ -9,8 +9,10 @@ nothing computes `to_tsvector` over rows at query time. The query is PostgreSQL'
 SEARCH_MAX_RESULTS newest matches are ranked (`ts_rank`), so a word found in half of
 someone's 50,000 messages costs a bounded amount; newest-first order uses the same matches.
 
-On SQLite (the embedded default) the same query language is matched case-insensitively
-with LIKE, newest first.
+On SQLite (the embedded default) the same query language matches whole words
+case-insensitively (a regular expression per term, as the `simple` configuration would),
+and the newest SEARCH_MAX_RESULTS matches are ranked by how often the words occur: the same
+answers, without an index.
 """
 
 import html
@@ -27,6 +29,7 @@ from django.contrib.postgres.search import (
 from django.db import connection, connections, router
 from django.db.models import Expression, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Length, Lower, Replace
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -121,7 +124,7 @@ def messages_search(
     best match first (or newest first with ordering="-timestamp")."""
     if connection.vendor != "postgresql":
         mine = Message.objects.filter(_participant(user, box, unread))
-        return _like_search(mine, text).only(*FIELDS)
+        return _sqlite_search(mine, text, ordering).only(*FIELDS)
     query = SearchQuery(text, search_type="websearch", config=settings.SEARCH_CONFIG)
     # The matches' ids as one array parameter: a thousand placeholders cost more to build.
     ids = RawSQL("SELECT unnest(%s::bigint[])", [_newest_matches(user, text, box, unread)])
@@ -155,19 +158,24 @@ def query_problem(text: str) -> str | None:
 def highlight(message) -> str:
     """The message's content, HTML-escaped, with the matched words in <mark>."""
     if connection.vendor != "postgresql":
-        return like_highlight(message.content, message.highlight_source)
+        return sqlite_highlight(message.content, message.highlight_source)
     escaped = html.escape(message.highlight_source)
     marked = re.sub(f"{_START}(.*?){_STOP}", r"<mark>\1</mark>", escaped, flags=re.S)
     return marked.replace(_START, "").replace(_STOP, "")
 
 
-# --- SQLite: the same query language, matched with LIKE --------------------------------------
+# --- SQLite: the same query language, whole words matched by regular expressions ----------
 
 
 @dataclass(frozen=True)
 class Term:
     text: str
     excluded: bool = False
+
+    @property
+    def pattern(self) -> str:
+        """The term as whole words, anything but a letter or digit between them."""
+        return r"\b" + r"\W+".join(re.escape(word) for word in self.text.split()) + r"\b"
 
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -191,24 +199,41 @@ def parse(text: str) -> list[list[Term]]:
     return [group for group in groups if any(not term.excluded for term in group)]
 
 
-def _like_search(mine: QuerySet, text: str) -> QuerySet:
+def _sqlite_search(mine: QuerySet, text: str, ordering: str) -> QuerySet:
+    groups = parse(text)
     condition = Q(pk__in=[])
-    for group in parse(text):
+    for group in groups:
         both = Q()
         for term in group:
-            found = Q(content__icontains=term.text)
+            found = Q(content__iregex=term.pattern)
             both &= ~found if term.excluded else found
         condition |= both
-    words = [term.text for group in parse(text) for term in group if not term.excluded]
-    pattern = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
-    return (
-        mine.filter(condition)
-        .annotate(highlight_source=Value(pattern))
-        .order_by("-timestamp", "-id")[: settings.SEARCH_MAX_RESULTS]
+    wanted = sorted(
+        {term.text.lower() for group in groups for term in group if not term.excluded},
+        key=len,
+        reverse=True,
     )
+    newest = mine.filter(condition).order_by("-timestamp", "-id").values("pk")
+    results = Message.objects.filter(pk__in=newest[: settings.SEARCH_MAX_RESULTS]).annotate(
+        highlight_source=Value("|".join(Term(words).pattern for words in wanted))
+    )
+    if ordering == "rank":
+        results = results.annotate(rank=_occurrences(wanted))
+        return results.order_by("-rank", "-timestamp", "-id")
+    return results.order_by("-timestamp", "-id")
 
 
-def like_highlight(content: str, pattern: str) -> str:
+def _occurrences(words: list[str]) -> Expression:
+    """How many times the words occur in the content (lower-cased; ts_rank's main term)."""
+    content = Lower("content")
+    counts = [
+        (Length(content) - Length(Replace(content, Value(word), Value("")))) / len(word)
+        for word in words
+    ]
+    return sum(counts[1:], counts[0]) if counts else Value(0)
+
+
+def sqlite_highlight(content: str, pattern: str) -> str:
     if not pattern:
         return html.escape(content)
     parts = re.split(f"({pattern})", content, flags=re.IGNORECASE)
