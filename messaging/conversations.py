@@ -12,7 +12,7 @@ than deadlock. `refresh` recomputes any pairs from the messages.
 from collections.abc import Iterable
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest
 
 from messaging.models import Conversation, Message
@@ -82,14 +82,6 @@ def refresh(pairs: Iterable[Pair], using: str = DEFAULT_DB_ALIAS) -> None:
     pairs = sorted({pair(*p) for p in pairs})
     if not pairs:
         return
-    if connections[using].vendor == "postgresql":
-        _refresh_postgresql(pairs, using)
-    else:
-        for a, b in pairs:
-            _refresh_one(a, b, using)
-
-
-def _refresh_postgresql(pairs: list[Pair], using: str) -> None:
     connection = connections[using]
     qn = connection.ops.quote_name
     conversations, messages = qn(Conversation._meta.db_table), qn(Message._meta.db_table)
@@ -133,26 +125,4 @@ def _refresh_postgresql(pairs: list[Pair], using: str) -> None:
                     last_message_id = excluded.last_message_id,
                     last_at = excluded.last_at, unread = excluded.unread""",
             [owners, others],
-        )
-
-
-def _refresh_one(a: int, b: int, using: str) -> None:
-    between = Message._base_manager.using(using).filter(
-        Q(sender_id=a, receiver_id=b) | Q(sender_id=b, receiver_id=a)
-    )
-    rows = Conversation.objects.using(using).filter(
-        Q(owner_id=a, other_id=b) | Q(owner_id=b, other_id=a)
-    )
-    last = between.order_by("-timestamp", "-id").values_list("id", "timestamp").first()
-    if last is None:
-        rows.delete()
-        return
-    unread = {a: 0, b: 0} | dict(
-        between.filter(read=False).values_list("receiver_id").annotate(n=Count("id")).order_by()
-    )
-    for owner, other in ((a, b), (b, a)):
-        Conversation.objects.using(using).update_or_create(
-            owner_id=owner,
-            other_id=other,
-            defaults={"last_message_id": last[0], "last_at": last[1], "unread": unread.get(owner)},
         )

@@ -195,7 +195,7 @@ def _fetch_outline(message_model, db: str, message_id: int) -> list[OutlineEntry
 
 
 def _converters(connection, model, attnames):
-    """Per-column functions turning raw cursor values into Python values (e.g. SQLite dates)."""
+    """Per-column functions turning raw cursor values into Python values (e.g. dates)."""
     fields = {f.attname: f for f in model._meta.concrete_fields}
     result = []
     for name in attnames:

@@ -9,15 +9,10 @@ nothing computes `to_tsvector` over rows at query time. The query is PostgreSQL'
 SEARCH_MAX_RESULTS newest matches are ranked (`ts_rank`), so a word found in half of
 someone's 50,000 messages costs a bounded amount; newest-first order uses the same matches.
 
-On SQLite (the embedded default) the same query language matches whole words
-case-insensitively (a regular expression per term, as the `simple` configuration would),
-and the newest SEARCH_MAX_RESULTS matches are ranked by how often the words occur: the same
-answers, without an index.
 """
 
 import html
 import re
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.postgres.search import (
@@ -26,10 +21,9 @@ from django.contrib.postgres.search import (
     SearchRank,
     SearchVectorField,
 )
-from django.db import connection, connections, router
-from django.db.models import Expression, Q, QuerySet, Value
+from django.db import connections, router
+from django.db.models import Expression, QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Length, Lower, Replace
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -103,16 +97,6 @@ def _newest_matches(user, text: str, box: str | None, unread: bool) -> list[int]
         return [row[0] for row in cursor.fetchall()]
 
 
-def _participant(user, box: str | None, unread: bool) -> Q:
-    if box == "inbox" or unread:
-        condition = Q(receiver=user)
-    elif box == "sent":
-        condition = Q(sender=user)
-    else:
-        condition = Q(receiver=user) | Q(sender=user)
-    return condition & Q(read=False) if unread else condition
-
-
 FIELDS = ("id", "sender", "receiver", "content", "timestamp", "edited", "edited_at", "read")
 FIELDS += ("parent_message", "attachment")
 
@@ -122,9 +106,6 @@ def messages_search(
 ) -> QuerySet[Message]:
     """The user's messages matching `text`, each with `highlight_source` (see highlight()),
     best match first (or newest first with ordering="-timestamp")."""
-    if connection.vendor != "postgresql":
-        mine = Message.objects.filter(_participant(user, box, unread))
-        return _sqlite_search(mine, text, ordering).only(*FIELDS)
     query = SearchQuery(text, search_type="websearch", config=settings.SEARCH_CONFIG)
     # The matches' ids as one array parameter: a thousand placeholders cost more to build.
     ids = RawSQL("SELECT unnest(%s::bigint[])", [_newest_matches(user, text, box, unread)])
@@ -157,90 +138,9 @@ def query_problem(text: str) -> str | None:
 
 def highlight(message) -> str:
     """The message's content, HTML-escaped, with the matched words in <mark>."""
-    if connection.vendor != "postgresql":
-        return sqlite_highlight(message.content, message.highlight_source)
     escaped = html.escape(message.highlight_source)
     marked = re.sub(f"{_START}(.*?){_STOP}", r"<mark>\1</mark>", escaped, flags=re.S)
     return marked.replace(_START, "").replace(_STOP, "")
-
-
-# --- SQLite: the same query language, whole words matched by regular expressions ----------
-
-
-@dataclass(frozen=True)
-class Term:
-    text: str
-    excluded: bool = False
-
-    @property
-    def pattern(self) -> str:
-        """The term as whole words, anything but a letter or digit between them."""
-        return r"\b" + r"\W+".join(re.escape(word) for word in self.text.split()) + r"\b"
-
-
-_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
-
-
-def parse(text: str) -> list[list[Term]]:
-    """websearch_to_tsquery's language as alternatives (split by `or`) of terms that must
-    all match: `cat "big dog" -mouse or bird` -> [[cat, big dog, -mouse], [bird]]."""
-    groups: list[list[Term]] = [[]]
-    for match in _TOKEN.finditer(text):
-        minus, phrase, word = match.groups()
-        if word is not None and word.lower() == "or":
-            groups.append([])
-            continue
-        if word is not None:
-            minus, phrase = ("-", word[1:]) if word.startswith("-") else ("", word)
-        phrase = " ".join(re.findall(r"\w+", phrase))
-        if phrase:
-            groups[-1].append(Term(phrase, excluded=bool(minus)))
-    # A group of exclusions alone matches nothing, as in PostgreSQL.
-    return [group for group in groups if any(not term.excluded for term in group)]
-
-
-def _sqlite_search(mine: QuerySet, text: str, ordering: str) -> QuerySet:
-    groups = parse(text)
-    condition = Q(pk__in=[])
-    for group in groups:
-        both = Q()
-        for term in group:
-            found = Q(content__iregex=term.pattern)
-            both &= ~found if term.excluded else found
-        condition |= both
-    wanted = sorted(
-        {term.text.lower() for group in groups for term in group if not term.excluded},
-        key=len,
-        reverse=True,
-    )
-    newest = mine.filter(condition).order_by("-timestamp", "-id").values("pk")
-    results = Message.objects.filter(pk__in=newest[: settings.SEARCH_MAX_RESULTS]).annotate(
-        highlight_source=Value("|".join(Term(words).pattern for words in wanted))
-    )
-    if ordering == "rank":
-        results = results.annotate(rank=_occurrences(wanted))
-        return results.order_by("-rank", "-timestamp", "-id")
-    return results.order_by("-timestamp", "-id")
-
-
-def _occurrences(words: list[str]) -> Expression:
-    """How many times the words occur in the content (lower-cased; ts_rank's main term)."""
-    content = Lower("content")
-    counts = [
-        (Length(content) - Length(Replace(content, Value(word), Value("")))) / len(word)
-        for word in words
-    ]
-    return sum(counts[1:], counts[0]) if counts else Value(0)
-
-
-def sqlite_highlight(content: str, pattern: str) -> str:
-    if not pattern:
-        return html.escape(content)
-    parts = re.split(f"({pattern})", content, flags=re.IGNORECASE)
-    return "".join(
-        f"<mark>{html.escape(part)}</mark>" if index % 2 else html.escape(part)
-        for index, part in enumerate(parts)
-    )
 
 
 # --- The stored document (migration 0006, `manage.py search_reindex`) ------------------------

@@ -90,23 +90,14 @@ def versions_of(messages) -> dict[int, list[MessageHistory]]:
 
 def pairs_of(message_ids: list[int], *, using: str = "default") -> set[tuple[int, int]]:
     """The (sender, receiver) ids of these messages (an archive batch: 1,000)."""
-    if connections[using].vendor == "postgresql":
-        # One array parameter: binding a 1,000-item IN list took 15 ms, this 3 ms.
-        table = connections[using].ops.quote_name(Message._meta.db_table)
-        with connections[using].cursor() as cursor:
-            cursor.execute(
-                f"SELECT DISTINCT sender_id, receiver_id FROM {table} WHERE id = ANY(%s)",
-                [list(message_ids)],
-            )
-            pairs = cursor.fetchall()
-    else:
-        pairs = (
-            Message._base_manager.using(using)
-            .filter(pk__in=message_ids)
-            .values_list("sender_id", "receiver_id")
-            .distinct()
+    # One array parameter: binding a 1,000-item IN list took 15 ms, this 3 ms.
+    table = connections[using].ops.quote_name(Message._meta.db_table)
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT sender_id, receiver_id FROM {table} WHERE id = ANY(%s)",
+            [list(message_ids)],
         )
-    return set(pairs)
+        return set(cursor.fetchall())
 
 
 def unread_count(user) -> int:

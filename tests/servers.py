@@ -4,7 +4,6 @@ shared services), with the helpers they share.
 """
 
 import atexit
-import contextlib
 import functools
 import os
 import shutil
@@ -47,8 +46,6 @@ def free_port() -> int:
 def test_database_url() -> str:
     """The URL of the test database, for subprocesses (worker, server) to share it."""
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
@@ -68,6 +65,8 @@ def subprocess_env(**overrides) -> dict:
         "SECRET_KEY": settings.SECRET_KEY,
         "SECURE_COOKIES": "0",
         "PYTHONUNBUFFERED": "1",
+        # A developer's .env (written by `make start`) is not the tests' configuration.
+        "ENV_FILE": os.devnull,
     }
     env.update(overrides)
     return env
@@ -253,54 +252,3 @@ class Worker:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
-
-
-class PostgresServer:
-    """A throw-away PostgreSQL cluster (run as the postgres user) that can be restarted."""
-
-    def __init__(self, directory: Path):
-        self.port = free_port()
-        self.data = directory / "pgdata"
-        self.socket_dir = directory
-        self.bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
-        directory.mkdir(parents=True, exist_ok=True)
-        # The server runs as postgres: let it reach its directory through pytest's tmp tree.
-        for path in (directory, *directory.parents):
-            if str(path).startswith("/tmp/"):
-                path.chmod(path.stat().st_mode | 0o711)
-        directory.chmod(0o777)
-
-    def _as_postgres(self, *command: str) -> None:
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *command],
-            check=True,
-            capture_output=True,
-            cwd="/",
-        )
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
-
-    def init(self) -> None:
-        self._as_postgres(
-            str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"
-        )
-        self.start()
-
-    def start(self) -> None:
-        self._as_postgres(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-w",
-            "-l",
-            str(self.socket_dir / "pg.log"),
-            "-o",
-            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1",
-            "start",
-        )
-
-    def stop(self) -> None:
-        # Already stopped when a test failed while the server was down.
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")

@@ -4,7 +4,6 @@ loopback by devtools/cluster.py and removed at the end, pass or fail; the web se
 real worker run on them."""
 
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -29,15 +28,7 @@ from tests.servers import (
     wait_for,
 )
 
-MISSING = [name for name in ("redis-server", "runuser") if not shutil.which(name)]
-if cluster.postgres_binaries() is None:
-    MISSING.append("PostgreSQL's server binaries (/usr/lib/postgresql/*/bin)")
-pytestmark = [
-    pytest.mark.cluster,
-    pytest.mark.skipif(
-        bool(MISSING), reason=f"needs {', '.join(MISSING)} (make test installs them)"
-    ),
-]
+pytestmark = pytest.mark.cluster
 
 # The replica applies WAL this late: replication delay anybody would notice.
 APPLY_DELAY_MS = 2000

@@ -87,7 +87,7 @@ def test_compose_runs_with_production_settings_that_pass_the_deploy_check():
     env = {k: compose_default(v) for k, v in SERVICES["web"]["environment"].items()}
     env.update(
         SECRET_KEY=secrets.token_urlsafe(50),
-        DATABASE_URL="sqlite:///:memory:",
+        DATABASE_URL="postgres://nobody@127.0.0.1:1/unused",
         ALLOWED_HOSTS="messages.example.com",
     )
     result = deploy_check(env)

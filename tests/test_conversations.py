@@ -1,7 +1,6 @@
 """The conversations list: kept in step with the messages by every path that changes them."""
 
 import importlib
-import json
 import threading
 from datetime import timedelta
 
@@ -16,7 +15,6 @@ from maintenance.utils import archive_old_records, restore_archived_records
 from messaging import conversations, services
 from messaging.models import Conversation, Message
 from tests.conftest import client_for
-from tests.servers import run_django_code
 
 pytestmark = pytest.mark.django_db
 
@@ -296,24 +294,3 @@ def test_a_conversation_shows_its_threads_replies_indented_and_reads_them(client
 def test_a_conversation_with_nobody_is_a_404(client, user):
     client.force_login(user)
     assert client.get("/people/999999/").status_code == 404
-
-
-def test_conversations_are_kept_on_sqlite_too(tmp_path):
-    code = """
-import django, json; django.setup()
-from django.core.management import call_command
-call_command("migrate", verbosity=0)
-from devtools.factories import UserFactory
-from messaging import services
-from messaging.models import Conversation, Message
-a, b, c = UserFactory(), UserFactory(), UserFactory()
-first = services.message_send(sender=a, receiver=b, content="one")
-services.message_send(sender=b, receiver=a, content="two")
-services.message_send(sender=c, receiver=a, content="three").delete()
-services.messages_mark_read(user=b)
-rows = Conversation.objects.values_list("owner_id", "other_id", "last_message__content", "unread")
-print(json.dumps(sorted(rows)))
-"""
-    database = f"sqlite:///{tmp_path / 'conversations.sqlite3'}"
-    output = run_django_code(code, DATABASE_URL=database).stdout
-    assert json.loads(output.splitlines()[-1]) == [[1, 2, "two", 1], [2, 1, "two", 0]]

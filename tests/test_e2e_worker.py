@@ -34,7 +34,6 @@ def _sessions_opened() -> int:
         return cursor.fetchone()[0]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL sessions")
 def test_the_worker_reuses_its_database_connection_across_tasks(celery_worker, user, other_user):
     # Celery's default opens a connection per task (config/worker_db.py): 20 tasks, 20+.
     before = _sessions_opened()

@@ -26,15 +26,16 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from core import kombu_fixes
+from devtools import postgres
 from devtools.factories import MessageFactory, UserFactory
 from maintenance.models import ArchivedRecord, MaintenanceRun
 from messaging import services
 from messaging.models import Message, Notification
 from tests.servers import (
     ROOT,
-    PostgresServer,
     RedisServer,
     Worker,
+    free_port,
     start_server,
     stop,
     subprocess_env,
@@ -422,8 +423,9 @@ def manage(database_url: str, *args: str) -> str:
 def test_database_restart_during_a_task_is_retried_until_it_completes(
     private_redis, tmp_path, capsys
 ):
-    database = PostgresServer(tmp_path / "pg")
+    database = postgres.Server(tmp_path / "pg", free_port())
     database.init()
+    database.start()
     url = database.url("postgres")
     try:
         manage(url, "migrate", "--noinput", "-v", "0")

@@ -1,6 +1,5 @@
 """Search of one's own messages: API, page, query language, bad input, and what leaves it."""
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -13,7 +12,6 @@ from maintenance.utils import archive_old_records, restore_archived_records
 from messaging import search, services
 from messaging.models import Message
 from tests.conftest import client_for
-from tests.servers import run_django_code
 
 pytestmark = pytest.mark.django_db
 
@@ -180,12 +178,9 @@ def test_the_results_page_explains_an_empty_query(user):
     assert "Type something to search for." in response.content.decode()
 
 
-# --- PostgreSQL plan and SQLite -------------------------------------------------------------
+# --- The plan -------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the plan of PostgreSQL's full-text index"
-)
 def test_the_search_matches_the_stored_document_and_computes_none(user):
     for text in ("heron", '"grey heron"'):
         sql, params = search.newest_matches_sql(user, text, box=None, unread=False)
@@ -200,30 +195,3 @@ def test_the_search_matches_the_stored_document_and_computes_none(user):
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'msg_search'")
         (index,) = cursor.fetchone()
     assert "USING gin (receiver_id, sender_id, search_vector)" in index
-
-
-def test_parsing_for_sqlite_follows_websearch():
-    terms = search.parse('cat "big dog" -mouse or bird -')
-    assert terms == [
-        [search.Term("cat"), search.Term("big dog"), search.Term("mouse", excluded=True)],
-        [search.Term("bird")],
-    ]
-    assert search.parse('- "" or') == []
-
-
-def test_sqlite_searches_too(tmp_path):
-    code = """
-import django, json; django.setup()
-from django.core.management import call_command
-call_command("migrate", verbosity=0)
-from devtools.factories import UserFactory
-from messaging import search, services
-a, b = UserFactory(), UserFactory()
-services.message_send(sender=a, receiver=b, content="The <i>Heron</i> flew")
-services.message_send(sender=b, receiver=a, content="no bird here")
-results = list(search.messages_search(b, "heron -bird"))
-print(json.dumps([search.highlight(m) for m in results]))
-"""
-    database = f"sqlite:///{tmp_path / 'search.sqlite3'}"
-    output = run_django_code(code, DATABASE_URL=database).stdout
-    assert json.loads(output.splitlines()[-1]) == ["The &lt;i&gt;<mark>Heron</mark>&lt;/i&gt; flew"]

@@ -1,11 +1,10 @@
-"""On PostgreSQL, a message's notifications, histories and pending edits are deleted with it
+"""A message's notifications, histories and pending edits are deleted with it
 by the database too (ON DELETE CASCADE), not only by Django's collector.
 
 Django deletes a message's dependents first, then the message, and checks foreign keys at
 commit. A worker's notification (or version) inserted between those two statements used to
 fail that commit with a foreign-key error: the delete, a request or a purge, was lost to a
-race. The database now removes such a row with its message. (SQLite takes one writer at a
-time: the race cannot happen there.) A later migration that alters these foreign keys must
+race. The database now removes such a row with its message. A later migration that alters these foreign keys must
 keep ON DELETE CASCADE.
 """
 
@@ -16,8 +15,6 @@ LEAVES = ("Notification", "MessageHistory", "PendingEdit")
 
 def _redefine(apps, schema_editor, old: str, new: str) -> None:
     connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return
     qn = connection.ops.quote_name
     messages = apps.get_model("messaging", "Message")._meta.db_table
     with connection.cursor() as cursor:

@@ -3,12 +3,12 @@
     manage.py search_reindex           # only if the documents were made with another one
     manage.py search_reindex --force
 
-PostgreSQL only. The column is dropped and generated again: the table is rewritten under an
+The column is dropped and generated again: the table is rewritten under an
 exclusive lock, so run it at a quiet hour (a few seconds a million messages here).
 """
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
 from messaging import search
@@ -21,8 +21,6 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
 
     def handle(self, *args, force: bool = False, **options):
-        if connection.vendor != "postgresql":
-            raise CommandError("Search documents are stored on PostgreSQL only.")
         with transaction.atomic(), connection.cursor() as cursor:
             current = search.document_config(cursor)
             if current == settings.SEARCH_CONFIG and not force:
