@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: start test lint bench messages
+.PHONY: start test check lint bench messages
 
 # The runtime for `make start`; the runtime and the tests' tools for everything else.
 $(BIN)/.installed: requirements.txt requirements-local.txt
@@ -34,6 +34,13 @@ test: $(BIN)/.installed-dev
 	REDIS_CACHE_URL=$${TEST_REDIS_CACHE_URL:-redis://127.0.0.1:6379/15} \
 	scripts/with-services $(BIN)/pytest $(PYTEST_ARGS)
 
+# The fast loop: lint, then the tests that start no other process (no worker, server,
+# browser or cluster), on the local database and Redis.
+check: lint
+	ENV_FILE=/dev/null SECRET_KEY=tests-only REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/14} \
+	REDIS_CACHE_URL=$${TEST_REDIS_CACHE_URL:-redis://127.0.0.1:6379/15} \
+	scripts/with-services $(BIN)/pytest -q -m "not e2e and not browser and not cluster" $(PYTEST_ARGS)
+
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -41,7 +48,7 @@ lint: $(BIN)/.installed-dev
 # The end-to-end benchmark (gunicorn, a Celery worker, wrk): figures into docs/benchmarks.md.
 bench: $(BIN)/.installed-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python -m bench
+	scripts/with-services $(BIN)/python -m bench
 
 # The French catalogue: gather the code's strings into locale/fr/LC_MESSAGES/django.po
 # (translations kept), then, once translated, compile django.mo (both are committed, so

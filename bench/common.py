@@ -1,8 +1,8 @@
 """Shared set-up of the benchmarks: a database and Redis databases of their own, and tables.
 
-Each script runs on PostgreSQL (`BENCH_DATABASE_URL`, default the local server's
-`messaging_bench` database, created if missing) and Redis databases 12 and 13, so a run never
-touches the platform's data or the tests'.
+Each script runs on PostgreSQL (`BENCH_DATABASE_URL`, default the `messaging_bench` database
+of the local server `make start` and `make test` run, created if missing) and Redis
+databases 12 and 13, so a run never touches the platform's data or the tests'.
 """
 
 import os
@@ -14,7 +14,7 @@ from collections.abc import Callable
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only")
 os.environ["DATABASE_URL"] = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/messaging_bench"
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:54329/messaging_bench"
 )
 os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 os.environ["REDIS_CACHE_URL"] = os.environ.get("BENCH_REDIS_CACHE_URL", "redis://127.0.0.1:6379/13")

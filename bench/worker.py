@@ -5,7 +5,7 @@ python -m bench.worker
 Publishes TASKS create_notification tasks while the worker is stopped, then times the drain
 and the CPU the whole machine spent on it (worker, PostgreSQL, Redis): once with Celery's
 default database handling (a connection per task, CELERY_DB_REUSE_MAX=0) and once as
-configured (config/worker_db.py).
+configured (core/worker_db.py).
 """
 
 import os
@@ -72,7 +72,7 @@ def main():
         ["database connections", "tasks/s", "machine CPU ms per task"],
         [
             ["Celery's default: a new connection per task", *before],
-            ["kept across tasks (config/worker_db.py)", *after],
+            ["kept across tasks (core/worker_db.py)", *after],
         ],
     )
 

@@ -15,6 +15,7 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on pages that name none (the admin's).
     path("favicon.ico", RedirectView.as_view(url=static("messaging/favicon.svg"), permanent=True)),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the header's switch
+    path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("messaging.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script. Swagger UI adds
@@ -40,5 +41,6 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("", include("accounts.urls")),
     path("", include("messaging.urls")),
 ]

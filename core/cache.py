@@ -33,7 +33,10 @@ The rules:
   generation, in one Lua script). `invalidate_all()` also deletes the superseded entries.
 - **Cache down or hung**: the function is simply called. After a cache error (a refused
   connection, or a socket timeout of CACHE_SOCKET_TIMEOUT on a hung Redis) this process
-  skips the cache for DOWN_SECONDS, so later calls do not each wait out a timeout.
+  skips the cache's server for a few seconds (its breaker in core.redis_health, the one the
+  cache's connections and the broker's share), so later calls do not each wait out a timeout.
+- **Size**: a value whose pickle is larger than CACHE_MAX_VALUE_BYTES is returned, not
+  stored (logged once): writing it would be slow enough to pass for a dead Redis.
 - **Counts**: hits and misses per function are kept in the process and added to the cache
   every STATS_FLUSH_CALLS calls or STATS_FLUSH_SECONDS; `manage.py cache_result_stats`
   shows them for every function.
@@ -43,15 +46,16 @@ import contextlib
 import inspect
 import logging
 import pickle
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.core.cache import caches
 
-from core import cache_keys, versioned_cache
+from core import cache_keys, redis_health, versioned_cache
+from core.locks import Renewal
 from core.versioned_cache import MISSING
 
 logger = logging.getLogger(__name__)
@@ -65,7 +69,6 @@ POLL_SECONDS = 0.02
 # How long an invalidation marker outlives an entry with no expiry (a computation in flight
 # longer than this could store a stale value).
 MARKER_SECONDS = 24 * 3600
-DOWN_SECONDS = 5
 STATS_FLUSH_CALLS = 100
 STATS_FLUSH_SECONDS = 10
 STATS_PREFIX = "cache_result:stats:"
@@ -88,8 +91,6 @@ if same(KEYS[1], ARGV[1]) and same(KEYS[2], ARGV[2]) then
 end
 return 0
 """
-
-_down_until: dict[str, float] = {}
 
 
 def cache_result(
@@ -134,7 +135,7 @@ class _Memoised:
         self.arguments = key or _binder(func)
         self.counts = {"hits": 0, "misses": 0}
         self.flushed_at, self.calls = time.monotonic(), 0
-        self.unpicklable_logged = False
+        self.unstored_logged = False
 
     def function(self) -> Callable:
         @wraps(self.func)
@@ -182,7 +183,9 @@ class _Memoised:
             if value is not MISSING:
                 return self.counted("hits", value)
             return self.compute_and_store(cache, args, kwargs, key, generation, marker)
-        renewal = _Renewal(cache, lock_key)
+        renewal = Renewal(
+            lambda: cache.touch(lock_key, LOCK_SECONDS), every=RENEW_SECONDS, name=lock_key
+        )
         try:
             return self.compute_and_store(cache, args, kwargs, key, generation, marker)
         finally:
@@ -215,22 +218,27 @@ class _Memoised:
     def store(self, cache, key: str, generation: str, marker, value) -> None:
         """Store the value unless the entry or the function was invalidated meanwhile."""
         try:
-            pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+            size = len(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
         except Exception as error:
-            if not self.unpicklable_logged:
-                logger.warning(
-                    "cache_result: %s returned a value that cannot be stored (%s); "
-                    "it is returned, not cached",
-                    self.name,
-                    error,
-                )
-                self.unpicklable_logged = True
+            self.not_stored(f"a value that cannot be stored ({error})")
+            return
+        if size > settings.CACHE_MAX_VALUE_BYTES:
+            self.not_stored(
+                f"{size:,} bytes, over CACHE_MAX_VALUE_BYTES ({settings.CACHE_MAX_VALUE_BYTES:,})"
+            )
             return
         _safely(
             lambda: _store_if_current(
                 cache, self.generation_key, generation, f"{key}:v", marker, key, value, self.timeout
             )
         )
+
+    def not_stored(self, why: str) -> None:
+        if not self.unstored_logged:
+            logger.warning(
+                "cache_result: %s returned %s; it is returned, not cached", self.name, why
+            )
+            self.unstored_logged = True
 
     # --- Invalidation ---------------------------------------------------------------------
 
@@ -264,22 +272,16 @@ class _Memoised:
     # --- The cache's health and the counts ------------------------------------------------
 
     def cache(self):
-        """The cache's raising interface, or None while this process has it marked down."""
-        if _down_until.get(self.cache_alias, 0) > time.monotonic():
+        """The cache's raising interface, or None while this process has its server marked
+        down (the breaker the cache's connections and the broker's share: core.redis_health)."""
+        if redis_health.breaker_of_cache(self.cache_alias).is_open():
             return None
         backend = caches[self.cache_alias]
         # django-redis swallows errors (IGNORE_EXCEPTIONS): its client raises them.
         return getattr(backend, "client", backend)
 
     def down(self, error) -> None:
-        if _down_until.get(self.cache_alias, 0) <= time.monotonic():
-            logger.warning(
-                "cache_result: the cache %r failed (%s); calling functions directly for %s s",
-                self.cache_alias,
-                error,
-                DOWN_SECONDS,
-            )
-        _down_until[self.cache_alias] = time.monotonic() + DOWN_SECONDS
+        redis_health.breaker_of_cache(self.cache_alias).trip(error)
 
     def counted(self, outcome: str, value):
         self.counts[outcome] += 1
@@ -292,7 +294,7 @@ class _Memoised:
         return value
 
     def flush_counts(self) -> None:
-        if _down_until.get(self.cache_alias, 0) > time.monotonic():
+        if redis_health.breaker_of_cache(self.cache_alias).is_open():
             return  # kept for a later flush
         pending, self.counts = self.counts, {"hits": 0, "misses": 0}
         self.calls, self.flushed_at = 0, time.monotonic()
@@ -340,25 +342,6 @@ def _store_if_current(cache, generation_key, generation, marker_key, marker, key
     found = cache.get_many([generation_key, marker_key])
     if found.get(generation_key) == generation and found.get(marker_key) == marker:
         cache.set(key, entry, timeout)
-
-
-class _Renewal:
-    """Renews a computation's lock while it runs, so that only its death frees the entry."""
-
-    def __init__(self, cache, lock_key: str):
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.run, args=(cache, lock_key), daemon=True)
-        self.thread.start()
-
-    def run(self, cache, lock_key: str) -> None:
-        while not self.stopped.wait(RENEW_SECONDS):
-            try:
-                cache.touch(lock_key, LOCK_SECONDS)
-            except Exception:  # the cache is gone: the lock expires by itself
-                return
-
-    def stop(self) -> None:
-        self.stopped.set()
 
 
 def _binder(func: Callable) -> Callable:

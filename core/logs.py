@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from celery._state import get_current_task
 
-#: The JobRun being recorded here (set by core.runs.recorded_run).
+#: The JobRun being recorded here (set by jobs.runs.recorded_run).
 current_run_id: ContextVar[int | None] = ContextVar("current_run_id", default=None)
 
 

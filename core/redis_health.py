@@ -65,6 +65,21 @@ def sentinel_breaker(master_name: str) -> Breaker:
     return _named(f"sentinel master {master_name}")
 
 
+def breaker_of_cache(alias: str) -> Breaker:
+    """The breaker of the Redis server behind cache `alias` (django-redis); a cache of
+    another kind gets one of its own."""
+    from django.conf import settings
+
+    entry = settings.CACHES[alias]
+    location = entry.get("LOCATION")
+    if "django_redis" not in entry["BACKEND"] or not isinstance(location, str):
+        return _named(f"cache {alias}")
+    parsed = urlsplit(location)
+    if entry.get("OPTIONS", {}).get("SENTINELS"):
+        return sentinel_breaker(parsed.hostname)
+    return breaker(parsed.hostname, parsed.port)
+
+
 def breaker_of_url(url: str) -> Breaker:
     if redis_urls.sentinels(url):
         return sentinel_breaker(redis_urls.master_name())
@@ -132,3 +147,31 @@ def guard_web_publishing(app, timeout: float) -> None:
     }
     kombu_redis.Channel.connection_class = GuardedConnection
     kombu_redis.SentinelChannel.connection_class = GuardedSentinelConnection
+
+
+def cache_settings(url: str, *, master: str, timeout: float, key_prefix: str) -> dict:
+    """django-redis's CACHES entry for `url`: errors become misses (IGNORE_EXCEPTIONS, never a
+    500), short socket timeouts, and connections behind the server's breaker
+    (core/redis_health.py), so that a hung cache costs one timeout, then is skipped."""
+    location, sentinel_options = redis_urls.cache_location(url, master)
+    guarded = GuardedSentinelConnection if sentinel_options else None
+    entry = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": location,
+        "KEY_PREFIX": key_prefix,
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "PARSER_CLASS": "redis._parsers._HiredisParser",
+            "SOCKET_CONNECT_TIMEOUT": timeout,
+            "SOCKET_TIMEOUT": timeout,
+            "IGNORE_EXCEPTIONS": True,
+            "CONNECTION_POOL_KWARGS": {"connection_class": guarded or GuardedConnection},
+            **sentinel_options,
+        },
+    }
+    if sentinel_options:
+        entry["OPTIONS"]["SENTINEL_KWARGS"] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+        }
+    return entry

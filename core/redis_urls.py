@@ -82,3 +82,31 @@ def cache_location(url: str, master: str) -> tuple[str, dict]:
         "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
         "SENTINELS": sentinels(url),
     }
+
+
+def with_database(url: str, number: int) -> str:
+    """The same server (or Sentinel group) as `url`, database `number`."""
+    head, _, last = url.rpartition(";")
+    parts = urlsplit(last)
+    return (head + ";" if head else "") + parts._replace(path=f"/{number}").geturl()
+
+
+def next_database(url: str) -> str:
+    """Where the cache lives when REDIS_CACHE_URL is not set: the broker's server, the
+    database after the broker's (a database of its own: the cache's clear() is FLUSHDB)."""
+    return with_database(url, (database(url) + 1) % 16)
+
+
+def transport_options(url: str, *, master: str, options: dict) -> dict:
+    """Celery's broker or result transport options for `url`: through Sentinel, the master's
+    name and the Sentinels asked with the same bounded timeouts."""
+    if not sentinels(url):
+        return options
+    return {
+        **options,
+        "master_name": master,
+        "sentinel_kwargs": {
+            "socket_timeout": options["socket_timeout"],
+            "socket_connect_timeout": options["socket_connect_timeout"],
+        },
+    }

@@ -8,7 +8,3 @@ from django.dispatch import Signal
 pre_archive = Signal()
 # Sent in the same transaction once those rows are gone, with `pks` and `using`.
 post_archive = Signal()
-
-# Sent (sender: the JobRun) when a recorded run has failed and its record says so: the ops
-# app alerts on it. A receiver's error is logged, never raised into the job.
-run_failed = Signal()

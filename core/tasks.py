@@ -1,16 +1,14 @@
-"""What every task shares: the publish-safe base class, one retry policy, recorded jobs."""
+"""What every task shares: the publish-safe base class and one retry policy."""
 
-import inspect
 import logging
 from collections.abc import Callable
-from functools import partial, wraps
+from functools import partial
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from django.db import OperationalError, transaction
 
 from core import redis_health
-from core.runs import RunSkipped, counts_of, run_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -30,36 +28,11 @@ def task(**options) -> Callable:
     return shared_task(**RETRY_ON_DB_ERRORS, **options)
 
 
-def recorded_task(job: str, **options) -> Callable:
-    """A task whose every run is recorded as a run of `job` (core.runs.run_recorded).
-
-    The call's arguments are recorded (defaults applied); the function's result is what the
-    run counts, and what the task returns. If the function takes `run`, it gets the run
-    (to link what it writes to it). A run skipped because another run holds the job's lock
-    returns None.
-    """
-
-    def decorator(func: Callable) -> Callable:
-        signature = inspect.signature(func)
-        wants_run = "run" in signature.parameters
-
-        @wraps(func)
-        def run_job(*args, **kwargs):
-            bound = signature.bind_partial(*args, **kwargs)
-            bound.apply_defaults()
-            arguments = {k: v for k, v in bound.arguments.items() if k != "run"}
-
-            def work(run):
-                return func(*args, **kwargs, **({"run": run} if wants_run else {}))
-
-            try:
-                return counts_of(run_recorded(job, arguments, work))
-            except RunSkipped:
-                return None
-
-        return task(**options)(run_job)
-
-    return decorator
+def legacy_name(current, old_name: str) -> None:
+    """Also run messages published under `old_name`: the task's module path, its name before
+    tasks had stable ones, still in the queues while the previous release drains. To be
+    removed once no worker of that release runs."""
+    shared_task(name=old_name, **RETRY_ON_DB_ERRORS)(current.run)
 
 
 class PublishSafeTask(DjangoTask):

@@ -4,7 +4,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from maintenance.models import MaintenanceRun
+from jobs.models import JobRun
 from messaging.models import Message
 
 PASSWORD = "correct horse battery staple"
@@ -29,14 +29,14 @@ class MessageFactory(factory.django.DjangoModelFactory):
     content = factory.Sequence(lambda n: f"message {n}")
 
 
-def maintenance_runs(job: str, statuses: list[str]) -> list[MaintenanceRun]:
+def maintenance_runs(job: str, statuses: list[str]) -> list[JobRun]:
     """One run of `job` a day up to today, with these statuses (succeeded ones count rows)."""
     start = timezone.now() - timedelta(days=len(statuses))
     runs = []
     for n, status in enumerate(statuses):
         started = start + timedelta(days=n)
         runs.append(
-            MaintenanceRun.objects.create(
+            JobRun.objects.create(
                 task=job,
                 status=status,
                 started_at=started,

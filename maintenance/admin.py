@@ -1,90 +1,6 @@
-from django.contrib import admin, messages
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils.html import format_html
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django_celery_beat.models import PeriodicTask
-from kombu.exceptions import OperationalError
+from django.contrib import admin
 
-from maintenance import charts, jobs
-from maintenance.models import Alert, ArchivedRecord, MaintenanceRun
-
-
-@admin.register(MaintenanceRun)
-class MaintenanceRunAdmin(admin.ModelAdmin):
-    list_display = ["task", "outcome", "started_at", "duration", "figures", "reason"]
-    list_filter = ["status", "task", "started_at"]
-    search_fields = ["task", "error"]
-    date_hierarchy = "started_at"
-    readonly_fields = [f.name for f in MaintenanceRun._meta.fields]
-    change_list_template = "admin/maintenance/maintenancerun/change_list.html"
-
-    class Media:
-        css = {"all": ["maintenance/admin.css"]}
-
-    def has_add_permission(self, request):
-        return False
-
-    @admin.display(description=gettext_lazy("status"), ordering="status")
-    def outcome(self, run):
-        return format_html(
-            '<span class="outcome-{}">{}</span>', run.status, run.get_status_display()
-        )
-
-    @admin.display(description=gettext_lazy("counts"))
-    def figures(self, run):
-        counts = run.counts if isinstance(run.counts, dict) else {}
-        return ", ".join(f"{key} {value}" for key, value in counts.items())
-
-    @admin.display(description=gettext_lazy("error"))
-    def reason(self, run):
-        return run.error_reason[:160]
-
-    def get_urls(self):
-        return [
-            path("jobs/", self.admin_site.admin_view(self.jobs_view), name="maintenance_jobs"),
-            path(
-                "jobs/<int:task_id>/run/",
-                self.admin_site.admin_view(self.run_job_view),
-                name="maintenance_run_job",
-            ),
-            *super().get_urls(),
-        ]
-
-    def jobs_view(self, request):
-        scheduled = jobs.scheduled_jobs()
-        for job in scheduled:
-            job.chart = charts.run_history_svg(job.runs)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Scheduled maintenance jobs"),
-            "jobs": scheduled,
-            "queues": jobs.queue_status(),
-            "opts": self.model._meta,
-            "can_run": request.user.has_perm("django_celery_beat.change_periodictask"),
-        }
-        return TemplateResponse(request, "admin/maintenance/jobs.html", context)
-
-    def run_job_view(self, request, task_id: int):
-        if request.method != "POST" or not request.user.has_perm(
-            "django_celery_beat.change_periodictask"
-        ):
-            return redirect("admin:maintenance_jobs")
-        task = get_object_or_404(PeriodicTask, pk=task_id)
-        try:
-            task_id = jobs.run_now(task)
-            messages.success(
-                request, _("%(job)s queued (task %(id)s).") % {"job": task.name, "id": task_id}
-            )
-        except OperationalError as error:
-            messages.error(
-                request,
-                _("%(job)s could not be queued: the broker is down (%(error)s).")
-                % {"job": task.name, "error": error},
-            )
-        return redirect(reverse("admin:maintenance_jobs"))
+from maintenance.models import ArchivedRecord
 
 
 @admin.register(ArchivedRecord)
@@ -94,18 +10,6 @@ class ArchivedRecordAdmin(admin.ModelAdmin):
     search_fields = ["object_pk"]
     readonly_fields = ["content_type", "object_pk", "data", "archived_at", "run"]
     list_select_related = ["content_type"]
-
-    def has_add_permission(self, request):
-        return False
-
-
-@admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
-    list_display = ["subject", "kind", "job", "created_at", "mailed_at", "posted_at", "attempts"]
-    list_filter = ["kind", "job", "created_at"]
-    search_fields = ["subject", "body", "job"]
-    date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Alert._meta.fields]
 
     def has_add_permission(self, request):
         return False

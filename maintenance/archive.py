@@ -26,7 +26,8 @@ from django.db.models.deletion import get_candidate_relations_to_delete
 from django.utils import timezone
 
 from core.signals import post_archive, pre_archive
-from maintenance.models import ArchivedRecord, MaintenanceRun
+from jobs.models import JobRun
+from maintenance.models import ArchivedRecord
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def archive_old_records(
     filters: dict | Q | None = None,
     batch_size: int = 1000,
     dry_run: bool = False,
-    run: MaintenanceRun | None = None,
+    run: JobRun | None = None,
     progress: Callable[[ArchiveResult], None] | None = None,
 ) -> ArchiveResult:
     """Move rows of `model` whose `date_field` is older than `days_threshold` days."""
@@ -222,7 +223,7 @@ def _dry_batches(old: models.QuerySet, batch_size: int) -> Iterator[Counter]:
 
 def restore_archived_records(
     *,
-    run: MaintenanceRun | None = None,
+    run: JobRun | None = None,
     model: type[models.Model] | None = None,
     object_pks: list | None = None,
     batch_size: int = 1000,

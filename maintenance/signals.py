@@ -1,23 +1,9 @@
-"""File receivers for every model with a FileField, alerts on failed runs, and beat's
-start-up report of its schedules."""
-
-import logging
+"""File receivers for every model with a FileField."""
 
 from django.db.models.signals import post_save, pre_delete, pre_save
-from django.dispatch import receiver
 
 from core import stored
-from core.signals import run_failed
-from maintenance import alerts, files, tasks
-from maintenance.jobs import scheduled_jobs
-
-logger = logging.getLogger("maintenance.schedules")
-
-
-@receiver(run_failed, dispatch_uid="maintenance.alert_failed_run")
-def alert_failed_run(sender, run, **kwargs):
-    if alert := alerts.alert_failed_run(run):
-        alerts.deliver(alert)
+from maintenance import files, tasks
 
 
 def file_pre_save(sender, instance, raw=False, **kwargs):
@@ -49,19 +35,3 @@ def connect_file_receivers() -> None:
         pre_save.connect(file_pre_save, sender=model, dispatch_uid=f"files.pre_save.{uid}")
         post_save.connect(file_post_save, sender=model, dispatch_uid=f"files.post_save.{uid}")
         pre_delete.connect(file_pre_delete, sender=model, dispatch_uid=f"files.delete.{uid}")
-
-
-def log_schedules(sender=None, **kwargs) -> None:
-    """At beat's start, one line per schedule with its next run: the log answers "is the
-    nightly job scheduled?"."""
-    for job in scheduled_jobs():
-        if job.next_run is None:
-            logger.info("schedule %r (%s): disabled", job.task.name, job.task.task)
-            continue
-        logger.info(
-            "schedule %r (%s): %s, next run %s",
-            job.task.name,
-            job.task.task,
-            job.task.scheduler,
-            job.next_run.isoformat(),
-        )

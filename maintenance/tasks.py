@@ -1,11 +1,13 @@
-"""Celery tasks of the maintenance app, all routed to the `maintenance` queue."""
+"""Celery tasks of the maintenance app, all routed to the `maintenance` queue by their names
+(`maintenance.*`), which are stable: schedules and routes refer to them."""
 
 from django.apps import apps
 from django.conf import settings
 
 from core.batching import after_commit
-from core.tasks import recorded_task, task
-from maintenance import archive, cleanup, files, monitor
+from core.tasks import legacy_name, task
+from jobs.runs import recorded_task
+from maintenance import archive, cleanup, files
 
 # Maintenance jobs may run long: their own limits, inside the broker's visibility timeout.
 LONG = {
@@ -14,7 +16,7 @@ LONG = {
 }
 
 
-@task()
+@task(name="maintenance.delete_files")
 def delete_files(names: list[str], field: str | None = None) -> dict:
     """Delete these names from the storage of `field` (None: the default storage) unless a
     row still references them (idempotent)."""
@@ -40,7 +42,7 @@ def _publish_deletions(files_: list[tuple[str | None, str]]) -> None:
             delete_files.publish_or_fallback((batch,), options)
 
 
-@recorded_task("archive_old_records", **LONG)
+@recorded_task("archive_old_records", name="maintenance.archive_old_records", **LONG)
 def archive_old_records(
     model: str,
     date_field: str,
@@ -60,17 +62,18 @@ def archive_old_records(
     )
 
 
-@recorded_task("cleanup_temporary_files", **LONG)
+@recorded_task("cleanup_temporary_files", name="maintenance.cleanup_temporary_files", **LONG)
 def cleanup_temporary_files(directory: str, max_age_days: float = 7) -> cleanup.CleanupResult:
     return cleanup.cleanup_temporary_files(directory, max_age_days)
 
 
-@recorded_task("sweep_orphaned_files", **LONG)
+@recorded_task("sweep_orphaned_files", name="maintenance.sweep_orphaned_files", **LONG)
 def sweep_orphaned_files(min_age_hours: float = 24) -> dict:
     return files.sweep_orphaned_files(min_age_hours=min_age_hours)
 
 
-@recorded_task(monitor.CHECK_JOB)
-def check_maintenance_jobs() -> dict:
-    """Alert on failed, lost and missed runs (maintenance.monitor); /healthz watches this."""
-    return monitor.run_checks()
+# Messages of the previous release, published under module paths (jobs 0003 renamed them).
+legacy_name(delete_files, "maintenance.tasks.delete_files")
+legacy_name(archive_old_records, "maintenance.tasks.archive_old_records")
+legacy_name(cleanup_temporary_files, "maintenance.tasks.cleanup_temporary_files")
+legacy_name(sweep_orphaned_files, "maintenance.tasks.sweep_orphaned_files")

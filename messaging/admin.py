@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from messaging.models import AccountDeletion, Message, MessageHistory, Notification
+from messaging.models import Message, MessageHistory, Notification
 
 
 class HistoryInline(admin.TabularInline):
@@ -43,9 +43,3 @@ class MessageHistoryAdmin(admin.ModelAdmin):
     search_fields = ["old_content"]
     raw_id_fields = ["message", "edited_by"]
     list_select_related = ["edited_by"]
-
-
-@admin.register(AccountDeletion)
-class AccountDeletionAdmin(admin.ModelAdmin):
-    list_display = ["user", "requested_at"]
-    raw_id_fields = ["user"]

@@ -1,19 +1,12 @@
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from messaging import rules, selectors
 
 User = get_user_model()
-
-
-class SignupForm(UserCreationForm):
-    class Meta(UserCreationForm.Meta):
-        model = User
-        fields = ["username", "email"]
 
 
 class ContentField(forms.CharField):
@@ -76,11 +69,3 @@ class ReplyForm(ContentForm):
 
 class EditForm(ContentForm):
     content = ContentField(label=_("Message"))
-
-
-class PasswordConfirmForm(forms.Form):
-    """The password that confirms an account's deletion (services.account_delete checks it)."""
-
-    password = forms.CharField(
-        label=_("Your password"), strip=False, widget=forms.PasswordInput(attrs={"autofocus": True})
-    )

@@ -7,19 +7,6 @@ from django.contrib.auth import get_user_model
 from django.db import connections, models
 from django.db.models import Q
 
-# Fields a list of messages shows; `only()` keeps the content of nothing else on the wire.
-INBOX_FIELDS = (
-    "id",
-    "sender",
-    "receiver",
-    "content",
-    "timestamp",
-    "edited",
-    "edited_at",
-    "read",
-    "parent_message",
-    "attachment",
-)
 # The user columns loaded with each message of a thread (never the password hash).
 THREAD_USER_FIELDS = ("id", "username")
 
@@ -93,7 +80,7 @@ class UnreadMessagesManager(models.Manager.from_queryset(MessageQuerySet)):
             self.get_queryset()
             .filter(receiver=user)
             .select_related("sender")
-            .only(*INBOX_FIELDS, "sender__username")
+            .only(*self.model.FIELDS_SHOWN, "sender__username")
             .order_by("-timestamp", "-id")
         )
 

@@ -7,8 +7,26 @@ from django.utils import timezone
 from messaging import rules
 from messaging.managers import MessageManager, UnreadMessagesManager
 
+# What a message shows wherever it is listed (the pages, the API, search results): the one
+# definition of a message's fields, for `only()` and the serializer alike.
+MESSAGE_FIELDS = (
+    "id",
+    "sender",
+    "receiver",
+    "content",
+    "timestamp",
+    "edited",
+    "edited_at",
+    "read",
+    "parent_message",
+    "attachment",
+)
+
 
 class Message(models.Model):
+    # `only()` a list with these: it keeps the content of nothing else on the wire.
+    FIELDS_SHOWN = MESSAGE_FIELDS
+
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_messages"
     )
@@ -154,15 +172,3 @@ class PendingEdit(models.Model):
 
     def __str__(self):
         return f"pending version of message #{self.message_id} before {self.edited_at}"
-
-
-class AccountDeletion(models.Model):
-    """An accepted account deletion whose purge has not finished yet (the purge's outbox)."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True
-    )
-    requested_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self):
-        return f"deletion of user {self.user_id}"

@@ -27,7 +27,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from messaging.models import Message
+from messaging.models import MESSAGE_FIELDS, Message
 
 MAX_QUERY_LENGTH = 200
 # What is wrong with a query, in the API's 400s and on the results page alike.
@@ -97,8 +97,7 @@ def _newest_matches(user, text: str, box: str | None, unread: bool) -> list[int]
         return [row[0] for row in cursor.fetchall()]
 
 
-FIELDS = ("id", "sender", "receiver", "content", "timestamp", "edited", "edited_at", "read")
-FIELDS += ("parent_message", "attachment")
+FIELDS = MESSAGE_FIELDS
 
 
 def messages_search(

@@ -5,8 +5,7 @@ from django.core.paginator import Page, Paginator
 from django.db import connection, connections
 from django.db.models import QuerySet
 
-from messaging.managers import INBOX_FIELDS
-from messaging.models import AccountDeletion, Conversation, Message, MessageHistory, Notification
+from messaging.models import MESSAGE_FIELDS, Conversation, Message, MessageHistory, Notification
 
 User = get_user_model()
 
@@ -19,10 +18,10 @@ def inbox_for(user, *, box: str = "inbox", unread: bool = False) -> QuerySet[Mes
     """Received (or, with box="sent", sent) messages, newest first, with the other person."""
     if box == "sent":
         messages = Message.objects.filter(sender=user).select_related("receiver")
-        fields = (*INBOX_FIELDS, "receiver__username")
+        fields = (*MESSAGE_FIELDS, "receiver__username")
     else:
         messages = Message.objects.filter(receiver=user).select_related("sender")
-        fields = (*INBOX_FIELDS, "sender__username")
+        fields = (*MESSAGE_FIELDS, "sender__username")
     if unread:
         messages = messages.unread_only()
     return messages.only(*fields).order_by("-timestamp", "-id")
@@ -40,7 +39,7 @@ def conversations_for(user) -> QuerySet[Conversation]:
             "last_at",
             "other__id",
             "other__username",
-            *(f"last_message__{field}" for field in INBOX_FIELDS),
+            *(f"last_message__{field}" for field in MESSAGE_FIELDS),
         )
         .order_by("-last_at", "-id")
     )
@@ -167,8 +166,3 @@ def message_for_event(message_id: int) -> Message | None:
         FROM {messages} m JOIN {qn(User._meta.db_table)} s ON s.id = m.sender_id
         WHERE m.id = %s"""
     return next(iter(Message.objects.raw(sql, [message_id])), None)
-
-
-def deletion_pending(user_id: int) -> bool:
-    """Has the user asked for their account's deletion, and its purge not finished?"""
-    return AccountDeletion.objects.filter(user_id=user_id).exists()

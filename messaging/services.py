@@ -1,4 +1,4 @@
-"""Writes of the messaging app: every change to messages, notifications and accounts."""
+"""Writes of the messaging app: every change to messages and notifications."""
 
 import logging
 import math
@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -19,12 +18,10 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_redis import get_redis_connection
-from rest_framework.authtoken.models import Token
 
 from core.stored import stored_row
 from messaging import conversations, events, inbox_cache
 from messaging.models import (
-    AccountDeletion,
     Message,
     MessageHistory,
     Notification,
@@ -37,106 +34,6 @@ User = get_user_model()
 # Sent, in its transaction, when a user's messages or notifications were marked read
 # (keyword user_id): messaging.signals tells the user's open pages once it commits.
 unread_changed = Signal()
-
-
-# --- Accounts -------------------------------------------------------------------------------
-
-
-def user_register(*, username: str, password: str, email: str = "") -> User:
-    """Create an account. Usernames are compared as people read them: Unicode-normalised
-    (NFKC: "ALICE" in fullwidth letters is "ALICE") and case-insensitively; the database holds
-    the rule (a unique index on the lower-cased username), so a race has one winner."""
-    username = User.normalize_username(username)
-    taken = ValidationError({"username": _("This username is taken.")})
-    if User.objects.filter(username__iexact=username).exists():
-        raise taken
-    user = User(username=username, email=email)
-    try:
-        validate_password(password, user)
-    except ValidationError as error:
-        raise ValidationError({"password": error.messages}) from error
-    user.set_password(password)
-    # Uniqueness is the database's (below): a check here would race with a registration of
-    # the same name and answer with Django's wording instead of ours.
-    user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
-    try:
-        with transaction.atomic():
-            user.save()
-    except IntegrityError as error:  # registered meanwhile, in another spelling
-        raise taken from error
-    return user
-
-
-class TooManyAttempts(Exception):
-    """The account's password was guessed wrong too often from here (django-axes)."""
-
-
-def password_confirm(*, request, user: User, password: str) -> None:
-    """Check the user's password the way a login does, so wrong guesses count towards the
-    login lockout (django-axes, per username and address): ValidationError when wrong,
-    TooManyAttempts when locked out."""
-    confirmed = authenticate(request, username=user.get_username(), password=password)
-    if getattr(request, "axes_locked_out", False):
-        raise TooManyAttempts(_("Too many wrong passwords; try again later."))
-    if confirmed is None or confirmed.pk != user.pk:
-        raise ValidationError({"password": _("The password is not correct.")})
-
-
-def account_delete(*, user: User, password: str, request=None) -> None:
-    """Lock the account at once and leave its data to the purge task.
-
-    With the `request`, the password is checked as a login (see password_confirm).
-
-    From this commit on the user cannot log in (inactive, no usable password, so every
-    session's auth hash is stale, no token). The AccountDeletion row hands the purge to a
-    task (messaging.signals) and stays until the purge has finished, so a purge whose
-    publish was lost is found again by the reconcile job.
-    """
-    if request is not None:
-        password_confirm(request=request, user=user, password=password)
-    elif not user.check_password(password):
-        raise ValidationError({"password": _("The password is not correct.")})
-    with transaction.atomic():
-        AccountDeletion.objects.get_or_create(user=user)
-        user.is_active = False
-        user.set_unusable_password()
-        user.save(update_fields=["is_active", "password"])
-        Token.objects.filter(user=user).delete()
-
-
-def account_purge(*, user_id: int, batch_size: int | None = None) -> int:
-    """Delete everything of a user, batch by batch, then the user. Returns messages deleted.
-
-    Safe to run twice or at the same time: each batch locks its rows (SKIP LOCKED on
-    PostgreSQL), and deleting what is already gone deletes nothing.
-    """
-    batch_size = batch_size or settings.ACCOUNT_PURGE_BATCH_SIZE
-    theirs = Message.objects.filter(Q(sender_id=user_id) | Q(receiver_id=user_id))
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            batch = list(
-                theirs.select_for_update(skip_locked=True)
-                .order_by("-id")
-                .values_list("id", "sender_id", "receiver_id")[:batch_size]
-            )
-            if not batch:
-                break
-            # Cascades take each batch's notifications, histories and replies; the receivers
-            # hand the attachment names to one file-deletion task per batch.
-            _, per_model = Message.objects.filter(id__in=[row[0] for row in batch]).delete()
-            deleted += per_model.get(Message._meta.label, 0)
-        events.messages_deleted(batch, gone_user_id=user_id)
-    User.objects.filter(pk=user_id).delete()
-    logger.info("purged user %s: %s messages", user_id, deleted)
-    return deleted
-
-
-def account_deletions_pending(*, older_than_seconds: int) -> list[int]:
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    return list(
-        AccountDeletion.objects.filter(requested_at__lt=cutoff).values_list("user_id", flat=True)
-    )
 
 
 # --- Messages -------------------------------------------------------------------------------
@@ -345,6 +242,32 @@ def notifications_reconcile(*, batch_size: int = 1000) -> int:
             [Notification(message_id=m, user_id=u) for m, u in rows], ignore_conflicts=True
         )
         created += len(rows)
+
+
+def messages_purge(*, user_id: int, batch_size: int) -> int:
+    """Delete every message a user sent or received, batch by batch (accounts' purge asks,
+    through accounts.services.user_data_purge). Returns messages deleted.
+
+    Safe to run twice or at the same time: each batch locks its rows (SKIP LOCKED), and
+    deleting what is already gone deletes nothing.
+    """
+    theirs = Message.objects.filter(Q(sender_id=user_id) | Q(receiver_id=user_id))
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                theirs.select_for_update(skip_locked=True)
+                .order_by("-id")
+                .values_list("id", "sender_id", "receiver_id")[:batch_size]
+            )
+            if not batch:
+                break
+            # Cascades take each batch's notifications, histories and replies; the receivers
+            # hand the attachment names to one file-deletion task per batch.
+            _, per_model = Message.objects.filter(id__in=[row[0] for row in batch]).delete()
+            deleted += per_model.get(Message._meta.label, 0)
+        events.messages_deleted(batch, gone_user_id=user_id)
+    return deleted
 
 
 def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:

@@ -1,13 +1,13 @@
 """Thin receivers: a guard, then a hand-off of ids to a task once the transaction commits."""
 
-from django.contrib.auth import get_user_model
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
+from accounts.services import user_data_purge
 from core import replicas, stored
 from core.signals import post_archive, pre_archive
 from messaging import conversations, inbox_cache, selectors, services, tasks
-from messaging.models import AccountDeletion, Message
+from messaging.models import Message
 
 # Before the receivers below: the row an edit replaces is read once per save (core.stored).
 stored.track(Message)
@@ -61,18 +61,9 @@ def message_post_archive(sender, using, **kwargs):
     conversations.refresh_stale(using=using)
 
 
-@receiver(post_save, sender=AccountDeletion, dispatch_uid="messaging.deletion_post_save")
-def deletion_post_save(sender, instance, created, raw=False, **kwargs):
-    if created and not raw:
-        tasks.purge_account.delay_on_commit(instance.user_id)
-
-
-@receiver(pre_delete, sender=get_user_model(), dispatch_uid="messaging.user_pre_delete")
-def user_pre_delete(sender, instance, **kwargs):
-    # An admin deletion: a purge removes whatever the cascade does not reach. (A purge
-    # deleting its user at the end has its AccountDeletion row still: no second purge.)
-    if not selectors.deletion_pending(instance.pk):
-        tasks.purge_account.delay_on_commit(instance.pk)
+@receiver(user_data_purge, dispatch_uid="messaging.user_data_purge")
+def user_data_purge_messages(sender, user_id, batch_size, **kwargs):
+    return services.messages_purge(user_id=user_id, batch_size=batch_size)
 
 
 @receiver(services.unread_changed, dispatch_uid="messaging.unread_changed")

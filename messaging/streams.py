@@ -19,9 +19,9 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import AuthenticationFailed
 
+from accounts.authentication import ExpiringTokenAuthentication
 from core import sse
 from core.events import EVENT_ID, Hub
-from messaging.api.authentication import ExpiringTokenAuthentication
 
 PATHS = ("/events/", "/api/v1/events/")
 # Query parameters that would carry a credential into every access log on the way.

@@ -18,6 +18,4 @@ urlpatterns = [
     path("notifications/<int:pk>/read/", views.notifications_read, name="notification-read"),
     path("badge/", views.badge, name="badge"),
     path("events/", views.events_elsewhere, name="events"),
-    path("account/delete/", views.delete_account, name="delete-account"),
-    path("accounts/signup/", views.signup, name="signup"),
 ]

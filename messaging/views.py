@@ -3,7 +3,6 @@
 from functools import partial
 
 from django.contrib import messages as flash
-from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -19,19 +18,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.replicas import replica_reads
 from messaging import inbox_cache, search, selectors, services
-from messaging.forms import ComposeForm, EditForm, PasswordConfirmForm, ReplyForm, SignupForm
+from messaging.forms import ComposeForm, EditForm, ReplyForm
 from messaging.models import Message
 
 PAGE_SIZE = 20
-
-
-def signup(request):
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("inbox")
-    return render(request, "registration/signup.html", {"form": form})
 
 
 LISTS = {
@@ -250,22 +240,3 @@ def events_elsewhere(request):
         "Live events are served by the ASGI application (config.asgi); route /events/ to it."
     )
     return JsonResponse({"detail": detail}, status=503)
-
-
-@login_required
-def delete_account(request):
-    form = PasswordConfirmForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.account_delete(
-                user=request.user, password=form.cleaned_data["password"], request=request
-            )
-        except services.TooManyAttempts as error:
-            form.add_error("password", str(error))
-        except ValidationError as error:
-            form.add_error("password", error.message_dict["password"])
-        else:
-            logout(request)
-            flash.success(request, _("Your account is deleted. Its messages are being removed."))
-            return redirect("login")
-    return render(request, "messaging/delete_account.html", {"form": form})

@@ -6,6 +6,7 @@ shared services), with the helpers they share.
 import atexit
 import functools
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,6 +21,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from devtools import front
 from devtools.processes import worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +37,18 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 20, interval: 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s: {predicate}")
         time.sleep(interval)
+
+
+def settings_variables() -> set[str]:
+    """The environment variables config/settings/ reads (renamed ones with their old names)."""
+    source = "".join(p.read_text() for p in (ROOT / "config/settings").glob("*.py"))
+    read = re.findall(r'env\.\w+\(\s*"([A-Z0-9_]+)"', source)
+    renamed = re.findall(r'renamed\(\s*"\w+",\s*"([A-Z0-9_]+)",\s*"([A-Z0-9_]+)"', source)
+    return set(read) | {name for pair in renamed for name in pair}
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].strip("/"))
 
 
 def free_port() -> int:
@@ -209,10 +223,10 @@ class RedisServer:
 
 
 def wait_for_run(task: str, *, timeout: float = 60):
-    """The first MaintenanceRun of `task` that succeeded, once there is one."""
-    from maintenance.models import MaintenanceRun
+    """The first JobRun of `task` that succeeded, once there is one."""
+    from jobs.models import JobRun
 
-    runs = MaintenanceRun.objects.filter(task=task, status="succeeded")
+    runs = JobRun.objects.filter(task=task, status="succeeded")
     return wait_for(lambda: runs.first(), timeout=timeout)
 
 
@@ -252,3 +266,33 @@ class Worker:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def start_front(
+    directory, upstream_port: int, events_port: int | None = None
+) -> tuple[subprocess.Popen, int]:
+    """nginx with compose's template (devtools/front.py) before these upstreams; returns the
+    process and the port it listens on."""
+    port = free_port()
+    config = front.write_config(
+        directory,
+        listen=f"127.0.0.1:{port}",
+        web=f"127.0.0.1:{upstream_port}",
+        events=f"127.0.0.1:{events_port or free_port()}",
+    )
+    process = subprocess.Popen(
+        front.command(config),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def answers():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            assert process.poll() is None, (directory / "error.log").read_text()
+            return False
+
+    wait_for(answers, timeout=20)
+    return process, port

@@ -10,10 +10,12 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from core.runs import recorded_run
-from maintenance import jobs, monitor, tasks
-from maintenance.models import Alert, MaintenanceRun, ScheduleWatch
-from maintenance.schedules import setup_schedules
+from jobs import monitor, overview
+from jobs import tasks as jobs_tasks
+from jobs.models import Alert, JobRun, ScheduleWatch
+from jobs.runs import recorded_run
+from jobs.schedules import setup_schedules
+from maintenance import tasks
 from tests.servers import Worker, free_port, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +63,7 @@ def daily_job(hour: int = 3, name: str = "nightly archive") -> PeriodicTask:
         minute="0", hour=str(hour), day_of_week="*", day_of_month="*", month_of_year="*"
     )
     task = PeriodicTask.objects.create(
-        name=name, task="maintenance.tasks.archive_old_records", crontab=crontab
+        name=name, task="maintenance.archive_old_records", crontab=crontab
     )
     monitor.watch(task, T0)
     return task
@@ -70,7 +72,7 @@ def daily_job(hour: int = 3, name: str = "nightly archive") -> PeriodicTask:
 def test_a_failed_job_alerts_once_by_mail_and_webhook(webhook, mailoutbox):
     with pytest.raises(LookupError):
         tasks.archive_old_records("messaging.NoSuchModel", "timestamp")
-    run = MaintenanceRun.objects.get()
+    run = JobRun.objects.get()
     assert run.status == "failed"
 
     for _ in range(2):
@@ -106,10 +108,10 @@ def test_a_failing_webhook_is_retried_by_the_next_check_and_never_raised(webhook
 
 def test_a_run_left_running_past_its_time_limit_is_failed_and_alerts_once(webhook, mailoutbox):
     limit = monitor.task_time_limit("archive_old_records")
-    lost = MaintenanceRun.objects.create(
+    lost = JobRun.objects.create(
         task="archive_old_records", started_at=timezone.now() - timedelta(seconds=limit + 120)
     )
-    recent = MaintenanceRun.objects.create(task="sweep_orphaned_files")
+    recent = JobRun.objects.create(task="sweep_orphaned_files")
 
     monitor.run_checks()
     monitor.run_checks()
@@ -128,11 +130,11 @@ def test_a_long_run_whose_lock_is_renewed_is_not_declared_lost(mailoutbox, setti
     settings.ADMINS = [("Ops", "ops@example.com")]
     limit = monitor.task_time_limit("archive_old_records")
     with recorded_run("archive_old_records", {}) as run:  # holds the job's lock
-        MaintenanceRun.objects.filter(pk=run.pk).update(
+        JobRun.objects.filter(pk=run.pk).update(
             started_at=timezone.now() - timedelta(seconds=limit + 120)
         )
         monitor.run_checks()
-        assert MaintenanceRun.objects.get(pk=run.pk).status == "running"
+        assert JobRun.objects.get(pk=run.pk).status == "running"
     assert mailoutbox == []
 
 
@@ -158,9 +160,9 @@ def test_a_job_that_ran_or_is_running_is_not_missed(mailoutbox, settings):
     settings.ADMINS = [("Ops", "ops@example.com")]
     daily_job(hour=3)
     day2 = datetime(2026, 1, 2, 3, 0, 5, tzinfo=UTC)
-    running = MaintenanceRun.objects.create(task="archive_old_records", started_at=day2)
+    running = JobRun.objects.create(task="archive_old_records", started_at=day2)
     monitor.run_checks(day2 + timedelta(minutes=40))  # past the grace, within the time limit
-    MaintenanceRun.objects.filter(pk=running.pk).update(status="succeeded")
+    JobRun.objects.filter(pk=running.pk).update(status="succeeded")
     monitor.run_checks(day2 + timedelta(hours=23))
     assert mailoutbox == []
 
@@ -202,32 +204,32 @@ def test_a_disabled_schedule_is_not_watched(mailoutbox):
 def test_interval_schedules_are_due_every_period():
     every, _ = IntervalSchedule.objects.get_or_create(every=5, period="minutes")
     job = PeriodicTask.objects.create(
-        name="reconcile", task="messaging.tasks.reconcile_notifications", interval=every
+        name="reconcile", task="messaging.reconcile_notifications", interval=every
     )
-    due = jobs.last_due(job, after=T0, until=T0 + timedelta(minutes=17))
+    due = overview.last_due(job, after=T0, until=T0 + timedelta(minutes=17))
     assert due == T0 + timedelta(minutes=15)
 
 
 def test_healthz_says_when_the_checks_are_overdue_or_unscheduled(client):
     setup_schedules()
-    assert client.get("/healthz").json()["maintenance"] == "ok"
+    assert client.get("/healthz").json()["jobs"] == "ok"
 
     ScheduleWatch.objects.update(since=timezone.now() - timedelta(hours=1))
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json()["maintenance"] == "overdue"
+    assert response.json()["jobs"] == "overdue"
 
-    tasks.check_maintenance_jobs()
+    jobs_tasks.check_jobs()
     assert client.get("/healthz").status_code == 200
 
-    PeriodicTask.objects.filter(task="maintenance.tasks.check_maintenance_jobs").delete()
+    PeriodicTask.objects.filter(task="jobs.check_jobs").delete()
     response = client.get("/healthz")
-    assert (response.status_code, response.json()["maintenance"]) == (503, "unscheduled")
+    assert (response.status_code, response.json()["jobs"]) == (503, "unscheduled")
 
 
 def test_the_checks_are_scheduled_with_the_other_jobs():
     setup_schedules()
-    check = PeriodicTask.objects.get(task="maintenance.tasks.check_maintenance_jobs")
+    check = PeriodicTask.objects.get(task="jobs.check_jobs")
     assert check.interval.every == 5
     assert ScheduleWatch.objects.count() == PeriodicTask.objects.count()
 
@@ -254,4 +256,4 @@ def test_a_job_failing_in_a_real_worker_reaches_the_webhook(tmp_path, webhook):
     assert "cleanup_temporary_files failed" in webhook.received[0]["subject"]
     assert alert.mailed_at is not None
     assert alert.posted_at is not None
-    assert not MaintenanceRun.objects.filter(status="running").exists()
+    assert not JobRun.objects.filter(status="running").exists()

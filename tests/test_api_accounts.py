@@ -1,8 +1,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.models import AccountDeletion
 from devtools.factories import PASSWORD, MessageFactory
-from messaging.models import AccountDeletion
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db

@@ -15,11 +15,21 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect, sync_playwright
 
 from devtools.factories import PASSWORD, UserFactory, maintenance_runs
-from maintenance.models import MaintenanceRun
-from maintenance.schedules import setup_schedules
+from jobs.models import JobRun
+from jobs.schedules import setup_schedules
 from messaging import services
 from messaging.models import Message
-from tests.servers import RedisServer, Worker, start_asgi_server, stop, wait_for
+from tests.servers import (
+    RedisServer,
+    Worker,
+    collected_static,
+    port_of,
+    start_asgi_server,
+    start_front,
+    start_server,
+    stop,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.e2e]
 
@@ -98,11 +108,16 @@ def screenshot(page: Page, name: str) -> None:
 
 @pytest.fixture
 def platform_url(tmp_path, celery_worker):
-    """The platform as `make start` serves it: the ASGI application (event streams and
-    pages) under uvicorn, and a real worker."""
-    process, base = start_asgi_server(tmp_path / "uvicorn.log")
-    yield base
-    stop(process)
+    """The platform as `make start` and compose serve it: nginx with deploy/'s template in
+    front of gunicorn (pages, the API) and the ASGI server (event streams), and a real
+    worker. Every form a test posts (sign-up, login, send) passes the CSRF origin check
+    through the front, on a port other than 80."""
+    web, web_url = start_server(tmp_path / "web.log", STATIC_ROOT=collected_static())
+    events, events_url = start_asgi_server(tmp_path / "events.log", DB_CONN_MAX_AGE="0")
+    front, port = start_front(tmp_path / "front", port_of(web_url), port_of(events_url))
+    yield f"http://127.0.0.1:{port}"
+    for process in (front, events, web):
+        stop(process)
 
 
 # Issue 13: what one person does shows on the other's open page within a second.
@@ -313,7 +328,7 @@ def test_ops_see_each_jobs_recent_runs_and_the_queues(celery_worker, live_server
     violations = []
     page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/maintenance/maintenancerun/jobs/")
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/jobs/jobrun/jobs/")
     page.get_by_label("Username").fill("ops")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
@@ -368,7 +383,7 @@ def test_pages_work_under_the_content_security_policy_and_injected_scripts_do_no
 def test_the_runs_list_fits_a_1280_pixel_screen(live_server, new_page):
     UserFactory(username="ops", is_staff=True, is_superuser=True)
     maintenance_runs("archive_old_records", ["succeeded", "failed", "skipped"] * 5)
-    MaintenanceRun.objects.create(
+    JobRun.objects.create(
         task="cleanup_temporary_files",
         status="failed",
         counts={"files_deleted": 123456, "bytes_freed": 987654321, "dirs_removed": 42, "errors": 7},
@@ -378,7 +393,7 @@ def test_the_runs_list_fits_a_1280_pixel_screen(live_server, new_page):
     )
     page = new_page()
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/maintenance/maintenancerun/")
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/jobs/jobrun/")
     page.get_by_label("Username").fill("ops")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()

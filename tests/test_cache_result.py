@@ -17,7 +17,7 @@ import redis
 from django.conf import settings
 from django.core.management import call_command
 
-from core import cache as core_cache
+from core import redis_health
 from core.cache import LOCK_SECONDS, RENEW_SECONDS
 from devtools.factories import UserFactory
 from maintenance.utils import cache_result
@@ -446,11 +446,28 @@ def test_a_hung_cache_is_skipped_after_its_first_timeout(tmp_path, settings, cap
         os.kill(server.process.pid, signal.SIGSTOP)
         assert [on_hung(2), on_hung(2), on_hung(2)] == [2, 2, 2]
         assert seen == [1, 2, 2, 2]
+        where = f"127.0.0.1:{server.port}"
         failures = [
-            r for r in caplog.records if "failed" in r.getMessage() and "hung" in r.getMessage()
+            r for r in caplog.records if "failed" in r.getMessage() and where in r.getMessage()
         ]
-        assert len(failures) == 1  # one timeout, then the cache is skipped
+        assert len(failures) == 1  # one timeout, then the cache's server is skipped
     finally:
         os.kill(server.process.pid, signal.SIGCONT)
         server.stop()
-        core_cache._down_until.pop("hung", None)
+        redis_health.breaker_of_cache("hung").until = 0
+
+
+def test_a_value_over_the_size_limit_is_returned_not_stored_and_the_cache_stays_up(
+    settings, caplog
+):
+    settings.CACHE_MAX_VALUE_BYTES = 1000
+
+    @cache_result(timeout=60, key_prefix="tests.big")
+    def big(x):
+        seen.append(x)
+        return b"x" * 5000
+
+    assert big(1) == big(1) == b"x" * 5000
+    assert seen == [1, 1]
+    assert len([r for r in caplog.records if "CACHE_MAX_VALUE_BYTES" in r.getMessage()]) == 1
+    assert not redis_health.breaker_of_cache("default").is_open()

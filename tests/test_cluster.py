@@ -312,7 +312,7 @@ def test_redis_primary_killed_under_sends_sentinel_fails_over_nothing_lost(platf
         broker_transport_options={"master_name": cluster.MASTER_NAME},
         set_as_current=False,
     )
-    app.send_task("messaging.tasks.reconcile_notifications", queue="maintenance")
+    app.send_task("messaging.reconcile_notifications", queue="maintenance")
     app.close()
     wait_for(lambda: platform.postgres.query("primary", unnotified) == [(0,)], timeout=60)
 

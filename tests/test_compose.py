@@ -5,7 +5,7 @@ import secrets
 
 import yaml
 
-from tests.servers import ROOT, deploy_check
+from tests.servers import ROOT, deploy_check, settings_variables
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
@@ -13,8 +13,7 @@ DJANGO_SERVICES = ["web", "events", "worker", "beat", "flower"]
 
 
 def settings_env_names() -> set[str]:
-    source = (ROOT / "config" / "settings.py").read_text()
-    return set(re.findall(r'env(?:_\w+)?\(\s*"([A-Z0-9_]+)"', source))
+    return settings_variables()
 
 
 def test_every_service_of_the_platform_is_defined():

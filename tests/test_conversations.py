@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts import services as account_services
 from devtools.factories import MessageFactory, UserFactory
 from maintenance.utils import archive_old_records, restore_archived_records
 from messaging import conversations, services
@@ -139,7 +140,7 @@ def test_a_purged_account_leaves_the_others_lists(user, other_user):
     send(other_user, user)
     send(user, other_user)
     send(third, user)
-    services.account_purge(user_id=other_user.pk)
+    account_services.account_purge(user_id=other_user.pk)
     assert kept() == expected()
     assert set(kept()) == {(user.pk, third.pk), (third.pk, user.pk)}
 

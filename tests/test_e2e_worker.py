@@ -11,9 +11,10 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from accounts.models import AccountDeletion
 from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from messaging import services
-from messaging.models import AccountDeletion, Message, MessageHistory, Notification
+from messaging.models import Message, MessageHistory, Notification
 from messaging.tasks import reconcile_notifications
 from tests.conftest import client_for
 from tests.servers import free_port, start_server, stop, wait_for
@@ -35,7 +36,7 @@ def _sessions_opened() -> int:
 
 
 def test_the_worker_reuses_its_database_connection_across_tasks(celery_worker, user, other_user):
-    # Celery's default opens a connection per task (config/worker_db.py): 20 tasks, 20+.
+    # Celery's default opens a connection per task (core/worker_db.py): 20 tasks, 20+.
     before = _sessions_opened()
     for n in range(20):
         services.message_send(sender=user, receiver=other_user, content=f"hello {n}")
@@ -123,8 +124,7 @@ def test_broker_down_at_commit_saves_the_message_and_reconcile_notifies(
     # The edit's old content could not be queued, so it was written in the request.
     assert list(message.history.values_list("old_content", flat=True)) == ["hi"]
     assert (
-        "could not publish messaging.tasks.create_notification"
-        in (tmp_path / "server.log").read_text()
+        "could not publish messaging.create_notification" in (tmp_path / "server.log").read_text()
     )
     assert not Notification.objects.filter(message=message).exists()
 

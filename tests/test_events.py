@@ -9,6 +9,7 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from accounts import services as account_services
 from core import events
 from devtools.factories import PASSWORD, UserFactory
 from devtools.sse import Stream
@@ -194,7 +195,7 @@ def test_every_kind_of_event_reaches_its_users_and_nobody_else(celery_worker, as
     reply = services.message_send(sender=alice, receiver=bob, content="Still there?")
     assert names(to_bob, 2) == ["message.received", "notification.created"]
     assert names(to_alice, 1) == ["message.sent"]
-    services.account_delete(user=alice, password=PASSWORD)
+    account_services.account_delete(user=alice, password=PASSWORD)
     deleted = to_bob.next(timeout=20)
     assert deleted.name == "messages.deleted"
     assert sorted(deleted.json()["ids"]) == sorted([message.pk, reply.pk])

@@ -25,10 +25,12 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from accounts import services as account_services
 from core import kombu_fixes
 from devtools import postgres
 from devtools.factories import MessageFactory, UserFactory
-from maintenance.models import ArchivedRecord, MaintenanceRun
+from jobs.models import JobRun
+from maintenance.models import ArchivedRecord
 from messaging import services
 from messaging.models import Message, Notification
 from tests.servers import (
@@ -118,7 +120,7 @@ def test_redis_down_while_users_write_loses_nothing(private_redis, tmp_path, cap
         # Every task published after the restart has run and been acknowledged.
         wait_for(lambda: broker.llen("default") == 0 and broker.hlen("unacked") == 0, timeout=60)
         missing = Message.objects.count() - Notification.objects.count()
-        send_task(private_redis, "messaging.tasks.reconcile_notifications")
+        send_task(private_redis, "messaging.reconcile_notifications")
         wait_for_run("reconcile_notifications")
     finally:
         done.set()
@@ -126,7 +128,7 @@ def test_redis_down_while_users_write_loses_nothing(private_redis, tmp_path, cap
         worker.stop()
 
     sent = sum(sum(c.values()) for c in statuses.values())
-    run = MaintenanceRun.objects.get(task="reconcile_notifications")
+    run = JobRun.objects.get(task="reconcile_notifications")
     report(
         capsys,
         "redis outage",
@@ -246,7 +248,7 @@ def test_worker_killed_mid_purge_finishes_after_restart(private_redis, tmp_path,
     }
     first = Worker(tmp_path / "worker.log", **env).start()
     try:
-        send_task(private_redis, "messaging.tasks.purge_account", user_id=leaving.pk)
+        send_task(private_redis, "accounts.purge_account", user_id=leaving.pk)
         wait_for(lambda: Message.objects.filter(sender=leaving).count() < 5000, timeout=60)
         first.kill()
         left_at_kill = Message.objects.filter(sender=leaving).count()
@@ -290,7 +292,7 @@ def test_worker_killed_mid_archive_finishes_without_half_batches(private_redis, 
     try:
         send_task(
             private_redis,
-            "maintenance.tasks.archive_old_records",
+            "maintenance.archive_old_records",
             model="messaging.Message",
             date_field="timestamp",
             days_threshold=365,
@@ -308,7 +310,7 @@ def test_worker_killed_mid_archive_finishes_without_half_batches(private_redis, 
     finally:
         first.stop()
 
-    statuses = Counter(MaintenanceRun.objects.values_list("status", flat=True))
+    statuses = Counter(JobRun.objects.values_list("status", flat=True))
     report(
         capsys,
         "worker killed mid-archive",
@@ -353,8 +355,8 @@ def test_two_purges_of_one_user_at_once(capsys):
     )
     kept = MessageFactory(sender=staying, receiver=UserFactory())
     errors = run_in_threads(
-        lambda: services.account_purge(user_id=leaving.pk, batch_size=100),
-        lambda: services.account_purge(user_id=leaving.pk, batch_size=100),
+        lambda: account_services.account_purge(user_id=leaving.pk, batch_size=100),
+        lambda: account_services.account_purge(user_id=leaving.pk, batch_size=100),
     )
     report(
         capsys,
@@ -390,7 +392,7 @@ def test_user_deleted_while_messages_to_them_are_sent(capsys):
     def delete_then_purge():
         purge_started.wait(timeout=30)
         type(target).objects.filter(pk=target.pk).update(is_active=False)
-        services.account_purge(user_id=target.pk, batch_size=50)
+        account_services.account_purge(user_id=target.pk, batch_size=50)
 
     errors = run_in_threads(keep_sending, delete_then_purge)
     left = Message.objects.filter(receiver_id=target.pk).count()
@@ -446,7 +448,7 @@ def test_database_restart_during_a_task_is_retried_until_it_completes(
         worker = Worker(tmp_path / "worker.log", **env).start()
         try:
             database.stop()
-            send_task(private_redis, "messaging.tasks.create_notification", message_id=message_id)
+            send_task(private_redis, "messaging.create_notification", message_id=message_id)
             wait_for(lambda: b"Retry in" in (tmp_path / "worker.log").read_bytes(), timeout=30)
             database.start()
 

@@ -29,7 +29,7 @@ def with_file(name: str = "doc.txt", **kwargs) -> Message:
 
 
 def deletions(published) -> list[list[str]]:
-    return [args[0] for name, args, _ in published if name == "maintenance.tasks.delete_files"]
+    return [args[0] for name, args, _ in published if name == "maintenance.delete_files"]
 
 
 def test_deleting_a_row_hands_its_file_to_a_task_after_commit(

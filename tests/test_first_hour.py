@@ -10,10 +10,10 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
+from jobs.models import JobRun
+from jobs.overview import job_name
 from maintenance import tasks
 from maintenance.cleanup import CleanupRefused
-from maintenance.jobs import job_name
-from maintenance.models import MaintenanceRun
 from tests.servers import ROOT, run_django_code, subprocess_env, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -26,9 +26,9 @@ def test_setup_creates_the_directories_the_default_jobs_work_in(tmp_path, settin
     assert (tmp_path / "media" / "tmp").is_dir()
     assert not (tmp_path / "elsewhere").exists()  # outside MEDIA_ROOT: the operator's to make
 
-    job = PeriodicTask.objects.get(task="maintenance.tasks.cleanup_temporary_files")
+    job = PeriodicTask.objects.get(task="maintenance.cleanup_temporary_files")
     assert tasks.cleanup_temporary_files(**json.loads(job.kwargs)) is not None
-    assert MaintenanceRun.objects.get().status == "succeeded"
+    assert JobRun.objects.get().status == "succeeded"
 
 
 def test_a_missing_root_fails_with_what_to_do(tmp_path, settings):
@@ -47,10 +47,10 @@ def test_run_now_succeeds_for_every_default_job_on_a_fresh_checkout(
     jobs = list(PeriodicTask.objects.exclude(task__startswith="celery."))
     assert len(jobs) == 5
     for job in jobs:
-        admin_client.post(f"/admin/maintenance/maintenancerun/jobs/{job.pk}/run/")
+        admin_client.post(f"/admin/jobs/jobrun/jobs/{job.pk}/run/")
 
     names = {job_name(job.task) for job in jobs}
-    finished = MaintenanceRun.objects.filter(task__in=names).exclude(status="running")
+    finished = JobRun.objects.filter(task__in=names).exclude(status="running")
     wait_for(lambda: set(finished.values_list("task", flat=True)) == names, timeout=60)
     outcomes = {run.task: (run.status, run.error_reason) for run in finished}
     assert outcomes == dict.fromkeys(names, ("succeeded", ""))
@@ -95,7 +95,7 @@ def test_manage_py_reads_the_local_env_file_that_make_start_writes(tmp_path):
 def test_without_the_env_file_production_still_needs_a_secret_key(tmp_path):
     result = manage("check", env_file=tmp_path / "absent")
     assert result.returncode != 0
-    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+    assert 'Environment variable "SECRET_KEY" not set' in result.stderr
 
 
 def test_the_environment_wins_over_the_env_file(tmp_path):
@@ -137,9 +137,9 @@ def test_a_4xx_is_logged_once():
 
 
 def test_the_runs_list_shows_the_outcome_and_the_reason(admin_client):
-    MaintenanceRun.objects.create(
+    JobRun.objects.create(
         task="cleanup_temporary_files", status="failed", error="Traceback\nCleanupRefused: nope"
     )
-    html = admin_client.get("/admin/maintenance/maintenancerun/").content.decode()
+    html = admin_client.get("/admin/jobs/jobrun/").content.decode()
     assert '<span class="outcome-failed">Failed</span>' in html
     assert "CleanupRefused: nope" in html

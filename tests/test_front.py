@@ -1,61 +1,18 @@
 """The buffering front of compose (deploy/nginx.conf.template, run here with nginx itself)
 before gunicorn's sync workers: slow clients and oversized bodies stop at nginx."""
 
-import os
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from tests.servers import ROOT, free_port, start_server, stop, wait_for
+from tests.servers import start_front, start_server, stop
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 SLOW_CLIENTS = 50
-
-
-def start_nginx(
-    directory, upstream_port: int, events_port: int | None = None
-) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    server = (ROOT / "deploy/nginx.conf.template").read_text()
-    server = server.replace("${LISTEN_PORT}", f"127.0.0.1:{port}")
-    server = server.replace("${WEB_UPSTREAM}", f"127.0.0.1:{upstream_port}")
-    server = server.replace("${EVENTS_UPSTREAM}", f"127.0.0.1:{events_port or free_port()}")
-    (directory / "server.conf").write_text(server)
-    user = "user root;" if os.geteuid() == 0 else ""
-    (directory / "nginx.conf").write_text(
-        f"""{user}
-        worker_processes 1;
-        pid {directory}/nginx.pid;
-        error_log {directory}/error.log;
-        events {{ worker_connections 1024; }}
-        http {{
-            access_log off;
-            client_body_temp_path {directory}/body;
-            proxy_temp_path {directory}/proxy;
-            include {directory}/server.conf;
-        }}"""
-    )
-    process = subprocess.Popen(
-        ["/usr/sbin/nginx", "-c", str(directory / "nginx.conf"), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def answers():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            assert process.poll() is None, (directory / "error.log").read_text()
-            return False
-
-    wait_for(answers, timeout=20)
-    return process, port
 
 
 def slow_clients(port: int, count: int) -> list[socket.socket]:
@@ -80,7 +37,7 @@ def get(url: str, timeout: float) -> tuple[int, float]:
 def test_slow_clients_hold_gunicorn_but_not_the_front(tmp_path, capsys):
     web, base = start_server(tmp_path / "web.log")
     upstream = int(base.rsplit(":", 1)[1])
-    front, port = start_nginx(tmp_path, upstream)
+    front, port = start_front(tmp_path, upstream)
     held = []
     try:
         get(f"http://127.0.0.1:{port}/healthz?only=database", timeout=5)  # connections warm
@@ -107,7 +64,7 @@ def test_slow_clients_hold_gunicorn_but_not_the_front(tmp_path, capsys):
 
 def test_the_front_refuses_a_body_over_the_limit_before_gunicorn_reads_it(tmp_path):
     web, base = start_server(tmp_path / "web.log")
-    front, port = start_nginx(tmp_path, int(base.rsplit(":", 1)[1]))
+    front, port = start_front(tmp_path, int(base.rsplit(":", 1)[1]))
     try:
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/v1/messages/",

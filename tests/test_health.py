@@ -4,12 +4,12 @@ import urllib.request
 
 import pytest
 
-from maintenance.schedules import setup_schedules
+from jobs.schedules import setup_schedules
 from tests.servers import free_port, start_server, stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ALL_OK = {"database": "ok", "cache": "ok", "broker": "ok", "maintenance": "ok"}
+ALL_OK = {"database": "ok", "cache": "ok", "broker": "ok", "jobs": "ok"}
 
 
 def test_healthz_is_200_when_everything_answers(client):

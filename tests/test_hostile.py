@@ -22,9 +22,10 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 
+from accounts import services as account_services
 from core.clients import client_address
-from core.models import JobRun
 from devtools.factories import PASSWORD, MessageFactory, UserFactory
+from jobs.models import JobRun
 from maintenance import cleanup, files, tasks
 from messaging import services
 from messaging import tasks as messaging_tasks
@@ -304,7 +305,7 @@ def test_concurrent_registrations_of_one_name_make_one_account():
     def register(name):
         barrier.wait()
         try:
-            services.user_register(username=name, password="a long enough password 1")
+            account_services.user_register(username=name, password="a long enough password 1")
             results.append("created")
         except ValidationError as error:
             results.append(error.message_dict["username"][0])

@@ -18,8 +18,9 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from rest_framework.test import APIClient
 
 from devtools.factories import MessageFactory
-from maintenance import alerts, tasks
-from maintenance.models import Alert
+from jobs import alerts
+from jobs.models import Alert
+from maintenance import tasks
 from messaging import services, streams
 from messaging.models import MessageHistory, Notification
 from tests.conftest import client_for
@@ -198,13 +199,12 @@ def test_the_jobs_page_in_french(client, user):
     client.force_login(user)
     crontab, _ = CrontabSchedule.objects.get_or_create(minute="0", hour="3")
     PeriodicTask.objects.create(
-        name="archive", task="maintenance.tasks.archive_old_records", crontab=crontab
+        name="archive", task="maintenance.archive_old_records", crontab=crontab
     )
     with pytest.raises(LookupError):
         tasks.archive_old_records("messaging.NoSuchModel", "timestamp")
     en, fr = (
-        client.get("/admin/maintenance/maintenancerun/jobs/", **headers).content.decode()
-        for headers in (EN, FR)
+        client.get("/admin/jobs/jobrun/jobs/", **headers).content.decode() for headers in (EN, FR)
     )
     # Our template's part of the page; around it the admin speaks Django's words, with the
     # apps' and models' names. The job's name, task, error and crontab are data.
@@ -212,9 +212,7 @@ def test_the_jobs_page_in_french(client, user):
     left = {
         text
         for text in untranslated(*ours, same_in_both(), {"archive", ERROR})
-        if not re.fullmatch(
-            r"[\d\-: ]+UTC|maintenance\.tasks\.\w+|[\d *]+\(m/h/dM/MY/d\) UTC", text
-        )
+        if not re.fullmatch(r"[\d\-: ]+UTC|maintenance\.\w+|[\d *]+\(m/h/dM/MY/d\) UTC", text)
     }
     assert left == set()
     assert "Prochaine exécution" in fr
@@ -313,7 +311,7 @@ def test_alerts_are_written_in_the_sites_language(settings, mailoutbox):
     settings.ADMINS = [("ops", "ops@example.com")]
     due = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
     alert = alerts.alert_missed(
-        job="maintenance.tasks.archive_old_records",
+        job="maintenance.archive_old_records",
         name="archive",
         due=due,
         key="missed:test",
@@ -340,7 +338,7 @@ def test_the_catalogue_holds_every_string_of_the_code_translated(tmp_path):
         ROOT,
         copy,
         ignore=shutil.ignore_patterns(
-            ".venv", ".git", "media", "staticfiles", "reports", "__pycache__", "*.sqlite3*"
+            ".venv", ".git", ".local", "media", "staticfiles", "reports", "__pycache__"
         ),
     )
     (copy / ".venv").symlink_to(ROOT / ".venv")

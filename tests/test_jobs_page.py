@@ -11,13 +11,13 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from devtools.factories import maintenance_runs
-from maintenance import charts, jobs
-from maintenance.schedules import setup_schedules
+from jobs import charts, overview
+from jobs.schedules import setup_schedules
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.django_db
 
-PAGE = "/admin/maintenance/maintenancerun/jobs/"
+PAGE = "/admin/jobs/jobrun/jobs/"
 
 
 def test_next_run_is_the_exact_scheduled_time(admin_client, settings):
@@ -71,7 +71,7 @@ def test_queue_depths_count_every_priority_list(tmp_path, settings):
         client = redis.Redis.from_url(server.url())
         client.lpush("maintenance", "a", "b", "c")
         client.lpush("default\x06\x163", "d")
-        assert jobs.queue_status().depths == {"default": 1, "maintenance": 3}
+        assert overview.queue_status().depths == {"default": 1, "maintenance": 3}
     finally:
         server.stop()
 

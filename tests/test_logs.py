@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from core.logs import JSONFormatter, current_run_id
+from jobs.models import JobRun
+from jobs.schedules import setup_schedules
 from maintenance import tasks
-from maintenance.models import MaintenanceRun
-from maintenance.schedules import setup_schedules
 from tests.servers import (
     ROOT,
     RedisServer,
@@ -70,7 +70,8 @@ def test_an_unknown_log_format_is_refused():
         timeout=60,
     )
     assert result.returncode != 0
-    assert "LOG_FORMAT must be 'plain' or 'json'" in result.stderr
+    assert 'Environment variable "LOG_FORMAT" invalid' in result.stderr
+    assert "Must be one of: plain, json." in result.stderr
 
 
 @pytest.mark.e2e
@@ -87,15 +88,15 @@ def test_the_worker_logs_json_with_task_run_and_duration(tmp_path):
     text = log.read_text()
     assert not re.search(PLAIN_LINE, text, re.M)
     lines = json_lines(text)
-    summary = next(e for e in lines if e["logger"] == "maintenance.runs")
-    assert summary["task_name"] == "maintenance.tasks.sweep_orphaned_files"
+    summary = next(e for e in lines if e["logger"] == "jobs.runs")
+    assert summary["task_name"] == "maintenance.sweep_orphaned_files"
     assert summary["task_id"] == result.id
     assert summary["run_id"] == run.pk
     assert summary["duration"] >= 0
     done = next(e for e in lines if "succeeded in" in e["message"])
     assert (done["task_id"], done["task_name"]) == (result.id, summary["task_name"])
     assert done["duration"] > 0
-    assert MaintenanceRun.objects.get().pk == run.pk
+    assert JobRun.objects.get().pk == run.pk
 
 
 @pytest.mark.e2e
@@ -130,7 +131,7 @@ def test_beat_logs_json_and_each_schedule_with_its_next_run(tmp_path):
 
     def announced():
         lines = json_lines(log.read_text())
-        return [e["message"] for e in lines if e["logger"] == "maintenance.schedules"]
+        return [e["message"] for e in lines if e["logger"] == "jobs.schedules"]
 
     try:
         messages = wait_for(lambda: len(announced()) == 5 and announced())

@@ -8,11 +8,12 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from core.runs import RunSkipped, recorded_run
 from devtools.factories import MessageFactory, UserFactory
+from jobs.models import JobRun
+from jobs.runs import RunSkipped, recorded_run
+from jobs.schedules import setup_schedules
 from maintenance import tasks
-from maintenance.models import ArchivedRecord, MaintenanceRun
-from maintenance.schedules import setup_schedules
+from maintenance.models import ArchivedRecord
 from messaging.models import Message, Notification
 from tests.servers import wait_for_run
 
@@ -30,7 +31,7 @@ def test_a_run_records_its_outcome_and_counts():
 def test_a_failed_run_records_the_error():
     with pytest.raises(ZeroDivisionError), recorded_run("job", {}):
         1 / 0  # noqa: B018
-    run = MaintenanceRun.objects.get()
+    run = JobRun.objects.get()
     assert run.status == "failed"
     assert "ZeroDivisionError" in run.error
 
@@ -41,7 +42,7 @@ def test_a_second_run_of_the_same_job_is_skipped_while_the_first_runs():
             pass
         with recorded_run("other job", {}):
             pass
-    statuses = dict(MaintenanceRun.objects.values_list("pk", "status"))
+    statuses = dict(JobRun.objects.values_list("pk", "status"))
     assert statuses[first.pk] == "succeeded"
     assert sorted(statuses.values()) == ["skipped", "succeeded", "succeeded"]
 
@@ -50,7 +51,7 @@ def test_the_lock_is_free_again_after_a_run():
     for _ in range(2):
         with recorded_run("job", {}):
             pass
-    assert list(MaintenanceRun.objects.values_list("status", flat=True)) == ["succeeded"] * 2
+    assert list(JobRun.objects.values_list("status", flat=True)) == ["succeeded"] * 2
 
 
 def test_archive_task_records_its_figures(user, other_user):
@@ -58,7 +59,7 @@ def test_archive_task_records_its_figures(user, other_user):
         3, sender=user, receiver=other_user, timestamp=timezone.now() - timedelta(days=400)
     )
     counts = tasks.archive_old_records("messaging.Message", "timestamp", 365)
-    run = MaintenanceRun.objects.get(task="archive_old_records")
+    run = JobRun.objects.get(task="archive_old_records")
     assert counts == run.counts
     assert run.counts["archived"] == {"messaging.Message": 3}
     assert ArchivedRecord.objects.filter(run=run).count() == 3
@@ -67,12 +68,12 @@ def test_archive_task_records_its_figures(user, other_user):
 def test_schedules_are_created_once_and_ops_changes_are_kept(settings):
     settings.MAINTENANCE_ARCHIVE_HOUR = 2
     assert len(setup_schedules()) == 5
-    archive = PeriodicTask.objects.get(task="maintenance.tasks.archive_old_records")
+    archive = PeriodicTask.objects.get(task="maintenance.archive_old_records")
     assert (archive.crontab.hour, archive.crontab.minute) == ("2", "0")
     assert json.loads(archive.kwargs)["days_threshold"] == 365
-    cleanup = PeriodicTask.objects.get(task="maintenance.tasks.cleanup_temporary_files")
+    cleanup = PeriodicTask.objects.get(task="maintenance.cleanup_temporary_files")
     assert cleanup.crontab.hour == "4"
-    reconcile = PeriodicTask.objects.get(task="messaging.tasks.reconcile_notifications")
+    reconcile = PeriodicTask.objects.get(task="messaging.reconcile_notifications")
     assert (reconcile.interval.every, reconcile.interval.period) == (5, "minutes")
 
     archive.enabled = False
@@ -85,7 +86,7 @@ def test_jobs_page_shows_schedules_and_last_runs(admin_client):
     setup_schedules()
     with recorded_run("cleanup_temporary_files", {}) as run:
         run.counts = {"files_deleted": 42}
-    page = admin_client.get("/admin/maintenance/maintenancerun/jobs/")
+    page = admin_client.get("/admin/jobs/jobrun/jobs/")
     html = page.content.decode()
     assert page.status_code == 200
     for name in ("archive old messages", "clean temporary files", "reconcile notifications"):
@@ -97,7 +98,7 @@ def test_jobs_page_shows_schedules_and_last_runs(admin_client):
 def test_jobs_page_is_for_staff_only(client):
     user = UserFactory()
     client.force_login(user)
-    response = client.get("/admin/maintenance/maintenancerun/jobs/")
+    response = client.get("/admin/jobs/jobrun/jobs/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
 
@@ -105,9 +106,9 @@ def test_jobs_page_is_for_staff_only(client):
 def test_run_now_queues_the_job(admin_client, published):
     setup_schedules()
     job = PeriodicTask.objects.get(name="sweep orphaned files")
-    response = admin_client.post(f"/admin/maintenance/maintenancerun/jobs/{job.pk}/run/")
+    response = admin_client.post(f"/admin/jobs/jobrun/jobs/{job.pk}/run/")
     assert response.status_code == 302
-    assert published == [("maintenance.tasks.sweep_orphaned_files", (), {"min_age_hours": 24})]
+    assert published == [("maintenance.sweep_orphaned_files", (), {"min_age_hours": 24})]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -121,7 +122,7 @@ def test_run_now_reaches_the_worker_and_records_a_run(celery_worker, admin_user,
     Message.objects.bulk_create(
         [Message(sender=sender, receiver=receiver, content=str(i)) for i in range(2)]
     )
-    client.post(f"/admin/maintenance/maintenancerun/jobs/{job.pk}/run/")
+    client.post(f"/admin/jobs/jobrun/jobs/{job.pk}/run/")
     run = wait_for_run("reconcile_notifications", timeout=20)
     assert run.counts == {"notifications_created": 2, "versions_recovered": 0, "purges_resumed": 0}
     assert Notification.objects.filter(user=receiver).count() == 2

@@ -6,9 +6,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts import services as account_services
+from accounts.models import AccountDeletion
 from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from messaging import services, tasks
-from messaging.models import AccountDeletion, Message, MessageHistory, Notification
+from messaging.models import Message, MessageHistory, Notification
 from tests import servers
 
 pytestmark = pytest.mark.django_db
@@ -86,13 +88,13 @@ def test_reply_outside_the_threads_pair_is_refused(user, other_user):
 
 def test_account_delete_refuses_a_wrong_password(user):
     with pytest.raises(ValidationError, match="not correct"):
-        services.account_delete(user=user, password="wrong")
+        account_services.account_delete(user=user, password="wrong")
     user.refresh_from_db()
     assert user.is_active
 
 
 def test_account_delete_locks_the_account_at_once(user):
-    services.account_delete(user=user, password=PASSWORD)
+    account_services.account_delete(user=user, password=PASSWORD)
     user.refresh_from_db()
     assert not user.is_active
     assert not user.has_usable_password()
@@ -114,7 +116,7 @@ def test_purge_removes_everything_of_the_user_and_nothing_else(user, other_user)
         editor_id=user.pk,
     )
 
-    deleted = services.account_purge(user_id=user.pk, batch_size=3)
+    deleted = account_services.account_purge(user_id=user.pk, batch_size=3)
 
     assert deleted == 10
     assert list(Message.objects.values_list("pk", flat=True)) == [kept.pk]

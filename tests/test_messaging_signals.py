@@ -6,9 +6,11 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from accounts import services as account_services
+from accounts.models import AccountDeletion
 from devtools.factories import MessageFactory
 from messaging import services
-from messaging.models import AccountDeletion, Message
+from messaging.models import Message
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +29,7 @@ def test_new_message_hands_its_id_to_the_notification_task(
 ):
     with django_capture_on_commit_callbacks() as callbacks:
         message = services.message_send(sender=user, receiver=other_user, content="hi")
-    assert publications(callbacks) == [("messaging.tasks.create_notification", (message.pk,), {})]
+    assert publications(callbacks) == [("messaging.create_notification", (message.pk,), {})]
 
 
 def test_edit_hands_the_old_content_to_the_history_task(
@@ -37,7 +39,7 @@ def test_edit_hands_the_old_content_to_the_history_task(
     with django_capture_on_commit_callbacks() as callbacks:
         edited = services.message_edit(message=message, editor=user, content="after")
     [(name, args, kwargs)] = publications(callbacks)
-    assert (name, args) == ("messaging.tasks.record_edit", (message.pk,))
+    assert (name, args) == ("messaging.record_edit", (message.pk,))
     assert kwargs == {
         "old_content": "before",
         "edited_at": edited.edited_at.isoformat(),
@@ -75,15 +77,15 @@ def test_admin_style_user_deletion_hands_the_user_to_the_purge(
     user_id = user.pk
     with django_capture_on_commit_callbacks() as callbacks:
         user.delete()
-    assert ("messaging.tasks.purge_account", (user_id,), {}) in publications(callbacks)
+    assert ("accounts.purge_account", (user_id,), {}) in publications(callbacks)
 
 
 def test_account_deletion_hands_the_user_to_the_purge(user, django_capture_on_commit_callbacks):
     user.set_password("pw")
     user.save()
     with django_capture_on_commit_callbacks() as callbacks:
-        services.account_delete(user=user, password="pw")
-    assert publications(callbacks) == [("messaging.tasks.purge_account", (user.pk,), {})]
+        account_services.account_delete(user=user, password="pw")
+    assert publications(callbacks) == [("accounts.purge_account", (user.pk,), {})]
 
 
 def test_a_purge_deleting_its_user_queues_no_second_purge(
@@ -92,7 +94,7 @@ def test_a_purge_deleting_its_user_queues_no_second_purge(
     MessageFactory.create_batch(3, sender=user, receiver=other_user)
     AccountDeletion.objects.create(user=user)
     with django_capture_on_commit_callbacks() as callbacks:
-        services.account_purge(user_id=user.pk)
+        account_services.account_purge(user_id=user.pk)
     assert not type(user).objects.filter(pk=user.pk).exists()
     assert [p for p in publications(callbacks) if p[0].endswith("purge_account")] == []
 

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from accounts import services as account_services
 from devtools.factories import UserFactory
 from maintenance.utils import archive_old_records, restore_archived_records
 from messaging import search, services
@@ -94,7 +95,7 @@ def test_archived_and_purged_messages_leave_the_results(user, other_user, api):
     restore_archived_records(model=Message, object_pks=[old.pk])  # the document comes back
     assert sorted(found(api, "walrus")) == sorted([old.pk, kept.pk])
 
-    services.account_purge(user_id=other_user.pk)
+    account_services.account_purge(user_id=other_user.pk)
     assert found(api, "walrus") == []
 
 

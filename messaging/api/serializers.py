@@ -4,8 +4,9 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from accounts.serializers import UserSerializer
 from messaging import rules, search, selectors
-from messaging.models import Conversation, Message, MessageHistory, Notification
+from messaging.models import MESSAGE_FIELDS, Conversation, Message, MessageHistory, Notification
 
 User = get_user_model()
 
@@ -20,16 +21,6 @@ DATETIME = serializers.DateTimeField()
 
 def id_field(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
-
-
-class UserSerializer(serializers.ModelSerializer):
-    # Declared plainly: the model's validator pattern uses \w in Python's Unicode sense,
-    # which a JSON Schema pattern would read as ASCII only.
-    username = serializers.CharField(read_only=True)
-
-    class Meta:
-        model = User
-        fields = ["id", "username"]
 
 
 class UserSearchSerializer(serializers.Serializer):
@@ -54,12 +45,6 @@ class MessageSearchSerializer(serializers.Serializer):
     )
 
 
-class RegisterSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
-
-
 class MeSerializer(serializers.ModelSerializer):
     unread_count = serializers.IntegerField(read_only=True)
 
@@ -68,27 +53,12 @@ class MeSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "email", "unread_count"]
 
 
-class PasswordSerializer(serializers.Serializer):
-    password = serializers.CharField(trim_whitespace=False, max_length=128)
-
-
 class MessageSerializer(serializers.ModelSerializer):
     attachment = serializers.SerializerMethodField()
 
     class Meta:
         model = Message
-        fields = [
-            "id",
-            "sender",
-            "receiver",
-            "content",
-            "timestamp",
-            "edited",
-            "edited_at",
-            "read",
-            "parent_message",
-            "attachment",
-        ]
+        fields = list(MESSAGE_FIELDS)
         read_only_fields = fields
 
     def get_attachment(self, message) -> str | None:

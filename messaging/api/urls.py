@@ -9,8 +9,6 @@ router.register("notifications", views.NotificationViewSet, basename="notificati
 router.register("users", views.UserViewSet, basename="user")
 
 urlpatterns = [
-    path("auth/register/", views.RegisterView.as_view(), name="register"),
-    path("auth/token/", views.TokenView.as_view(), name="token"),
     path("me/", views.MeView.as_view(), name="me"),
     path("events/", views.EventsView.as_view(), name="api-events"),
     path("conversations/", views.ConversationListView.as_view(), name="conversations"),

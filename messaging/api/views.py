@@ -3,56 +3,22 @@ from django.http import FileResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, Throttled
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from accounts import services as account_services
+from accounts.serializers import PasswordSerializer
 from core.replicas import replica_reads
-from messaging import search, selectors, services, tokens
+from messaging import search, selectors, services
 from messaging.api import serializers as s
 from messaging.api.caching import cache_per_user
-from messaging.api.throttles import UsernameRateThrottle
 from messaging.models import Conversation, Message
 
 UPDATED = inline_serializer("Updated", {"updated": serializers.IntegerField()})
 COUNT = inline_serializer("Count", {"count": serializers.IntegerField()})
-
-
-class RegisterView(APIView):
-    permission_classes = [AllowAny]
-    throttle_scope = "auth"
-
-    @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer})
-    def post(self, request):
-        data = s.RegisterSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = services.user_register(**data.validated_data)
-        return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
-
-
-class TokenView(ObtainAuthToken):
-    # ObtainAuthToken has no throttles of its own (throttle_classes = ()) and DRF's parsers.
-    throttle_classes = [ScopedRateThrottle, UsernameRateThrottle]
-    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
-    throttle_scope = "auth"
-
-    def post(self, request, *args, **kwargs):
-        try:
-            data = self.get_serializer(data=request.data)
-            data.is_valid(raise_exception=True)
-        except serializers.ValidationError:
-            # django-axes marks the DRF request, which its middleware never sees: answer the
-            # lockout here, as the login page does.
-            if getattr(request, "axes_locked_out", False):
-                raise Throttled(detail=_("Too many failed logins; try again later.")) from None
-            raise
-        return Response({"token": tokens.token_for(data.validated_data["user"])})
 
 
 class MeView(APIView):
@@ -61,15 +27,15 @@ class MeView(APIView):
         request.user.unread_count = selectors.unread_count(request.user)
         return Response(s.MeSerializer(request.user).data)
 
-    @extend_schema(request=s.PasswordSerializer, responses={202: None})
+    @extend_schema(request=PasswordSerializer, responses={202: None})
     def delete(self, request):
-        data = s.PasswordSerializer(data=request.data)
+        data = PasswordSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            services.account_delete(
+            account_services.account_delete(
                 user=request.user, password=data.validated_data["password"], request=request
             )
-        except services.TooManyAttempts as error:
+        except account_services.TooManyAttempts as error:
             raise Throttled(detail=str(error)) from None
         logout(request)
         return Response(

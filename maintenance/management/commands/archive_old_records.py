@@ -2,7 +2,7 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.core.management.base import CommandError
 
-from core.commands import JobCommand
+from jobs.commands import JobCommand
 from maintenance.archive import archive_old_records
 from maintenance.progress import ProgressBar
 

@@ -1,6 +1,6 @@
 from django.core.management.base import CommandError
 
-from core.commands import JobCommand
+from jobs.commands import JobCommand
 from maintenance.cleanup import CleanupRefused, age_argument, cleanup_temporary_files
 
 

@@ -1,4 +1,4 @@
-from core.commands import JobCommand
+from jobs.commands import JobCommand
 from maintenance.cleanup import age_argument
 from maintenance.files import sweep_orphaned_files
 

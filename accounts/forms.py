@@ -1,0 +1,44 @@
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import SetPasswordMixin
+from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
+
+User = get_user_model()
+
+
+class SignupForm(SetPasswordMixin, forms.Form):
+    """The sign-up page's fields; the account itself is made by services.user_register, the
+    API's path too, so both normalise and refuse the same names."""
+
+    username = forms.CharField(
+        label=capfirst(User._meta.get_field("username").verbose_name),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+    email = forms.EmailField(label=_("Email address"), required=False)
+    password1, password2 = SetPasswordMixin.create_password_fields()
+
+    def clean(self):
+        self.validate_passwords()
+        return super().clean()
+
+    def registration(self) -> dict:
+        """The keyword arguments of services.user_register."""
+        data = self.cleaned_data
+        return {"username": data["username"], "password": data["password1"], "email": data["email"]}
+
+    def add_registration_errors(self, error: ValidationError) -> None:
+        """Show user_register's refusal next to the field it is about."""
+        fields = {"username": "username", "email": "email", "password": "password2"}
+        for field, messages in error.message_dict.items():
+            self.add_error(fields.get(field), messages)
+
+
+class PasswordConfirmForm(forms.Form):
+    """The password that confirms an account's deletion (services.account_delete checks it)."""
+
+    password = forms.CharField(
+        label=_("Your password"), strip=False, widget=forms.PasswordInput(attrs={"autofocus": True})
+    )

