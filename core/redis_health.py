@@ -20,6 +20,8 @@ from core import redis_urls
 logger = logging.getLogger(__name__)
 
 UNHEALTHY_SECONDS = 5.0
+# A command this large that times out is slow, not a sign of a hung server (see _failed).
+LARGE_COMMAND_BYTES = 1024 * 1024
 _FAILURES = (redis.TimeoutError, redis.ConnectionError, OSError)
 
 
@@ -99,22 +101,39 @@ class _Guarded:
             self.breaker.trip(error)
             raise
 
-    def send_packed_command(self, *args, **kwargs):
+    def send_packed_command(self, command, *args, **kwargs):
         if self.breaker.is_open():
             self.disconnect()
             self.breaker.check()
+        # A large command may time out on a server that is only busy with it: remembered
+        # until its reply is read.
+        parts = [command] if isinstance(command, (bytes, str, memoryview)) else command
+        self.large_command = sum(len(part) for part in parts) > LARGE_COMMAND_BYTES
         try:
-            return super().send_packed_command(*args, **kwargs)
+            return super().send_packed_command(command, *args, **kwargs)
         except _FAILURES as error:
-            self.breaker.trip(error)
+            self._failed(error)
             raise
 
     def read_response(self, *args, **kwargs):
         try:
             return super().read_response(*args, **kwargs)
         except _FAILURES as error:
-            self.breaker.trip(error)
+            self._failed(error)
             raise
+
+    def _failed(self, error) -> None:
+        """A refusal, a reset or a timeout on an ordinary command marks the server down; a
+        timeout while writing or awaiting a large command is that command's own slowness
+        (a huge value), not a dead server: the connection is dropped, the breaker stays."""
+        if isinstance(error, redis.TimeoutError) and getattr(self, "large_command", False):
+            logger.warning(
+                "Redis at %s timed out on a command over %s bytes: not marked down",
+                self.breaker.name,
+                LARGE_COMMAND_BYTES,
+            )
+            return
+        self.breaker.trip(error)
 
 
 class GuardedConnection(_Guarded, redis.Connection):

@@ -106,7 +106,8 @@ def deploy_check(env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", **env},
+        # Never a developer's .env (make start writes one): only what `env` says.
+        env={"PATH": "/usr/bin:/bin", "ENV_FILE": os.devnull, **env},
         capture_output=True,
         text=True,
     )

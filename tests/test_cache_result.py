@@ -457,6 +457,34 @@ def test_a_hung_cache_is_skipped_after_its_first_timeout(tmp_path, settings, cap
         redis_health.breaker_of_cache("hung").until = 0
 
 
+def test_a_timed_out_write_of_a_large_value_does_not_mark_the_server_down(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    pool = redis.ConnectionPool(
+        host="127.0.0.1",
+        port=server.port,
+        socket_timeout=0.05,
+        socket_connect_timeout=2,
+        connection_class=redis_health.GuardedConnection,
+    )
+    client = redis.Redis(connection_pool=pool)
+    breaker = redis_health.breaker("127.0.0.1", server.port)
+    try:
+        assert client.ping()
+        with pytest.raises(redis.TimeoutError):
+            client.set("huge", b"x" * 300_000_000)  # far more than 0.05 s to write
+        assert not breaker.is_open()
+        # An ordinary command that times out is a hung server: marked down at once.
+        os.kill(server.process.pid, signal.SIGSTOP)
+        with pytest.raises(redis.RedisError):
+            client.get("small")
+        assert breaker.is_open()
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+        server.stop()
+        breaker.until = 0
+
+
 def test_a_value_over_the_size_limit_is_returned_not_stored_and_the_cache_stays_up(
     settings, caplog
 ):
