@@ -9,8 +9,10 @@ from django.utils.translation import gettext as _
 
 from accounts import services
 from accounts.forms import PasswordConfirmForm, SignupForm
+from accounts.throttles import throttle_form_posts
 
 
+@throttle_form_posts(per_username=False)
 def signup(request):
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -7,7 +7,11 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.throttles import throttle_form_posts
 from core.health import healthz
+
+# The admin's login is a login too: throttled as the others are (django-axes locks out too).
+admin.site.login = throttle_form_posts(per_username=True)(admin.site.login)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -29,7 +33,6 @@ urlpatterns = [
     ),
     # Django's account views without the password reset: it mails a link, and the platform
     # sends mail only to ops (alerts); a forgotten password is reset by an admin.
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password_change/",

@@ -36,7 +36,8 @@ logger = logging.getLogger(__name__)
 # The event a stream sends when it cannot replay what the client missed.
 RESET = "stream.reset"
 # Ids are Redis stream ids: "<milliseconds>-<sequence>".
-EVENT_ID = re.compile(r"\d{1,15}-\d{1,15}")
+# ASCII digits only: \d would take "²" or "٣", which Redis refuses as an id.
+EVENT_ID = re.compile(r"[0-9]{1,15}-[0-9]{1,15}")
 
 
 def channel(url: str) -> str:

@@ -1,5 +1,7 @@
 """The base of management commands that run a recorded job."""
 
+import argparse
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -9,6 +11,18 @@ from jobs.models import JobRun
 from jobs.runs import RunSkipped, run_recorded
 
 T = TypeVar("T")
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`, refused (exit 2, naming the
+    option) before any run is recorded."""
+
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"-?[0-9]{1,12}", text.strip()) or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}")
+        return int(text)
+
+    return parse
 
 
 class JobCommand(BaseCommand):

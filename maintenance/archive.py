@@ -55,6 +55,12 @@ class ArchiveResult:
         return {"archived": dict(self.archived), "batches": self.batches, "total": self.total}
 
 
+# Beyond a hundred years the cutoff is before any row (and past year 1, a date overflows);
+# a batch is one transaction, and a bigger one only holds its locks longer.
+MAX_DAYS = 36_600
+MAX_BATCH_SIZE = 100_000
+
+
 def archive_old_records(
     model: type[models.Model],
     date_field: str,
@@ -68,8 +74,10 @@ def archive_old_records(
 ) -> ArchiveResult:
     """Move rows of `model` whose `date_field` is older than `days_threshold` days."""
     model._meta.get_field(date_field)  # FieldDoesNotExist early, with the field's name
-    if days_threshold < 0 or batch_size < 1:
-        raise ValueError("days_threshold must be >= 0 and batch_size >= 1")
+    if not 0 <= days_threshold <= MAX_DAYS or not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(
+            f"days_threshold must be 0 to {MAX_DAYS} and batch_size 1 to {MAX_BATCH_SIZE}"
+        )
     cutoff = timezone.now() - timedelta(days=days_threshold)
     old = model._base_manager.filter(**{f"{date_field}__lt": cutoff})
     if filters:

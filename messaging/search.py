@@ -32,6 +32,7 @@ from messaging.models import MESSAGE_FIELDS, Message
 MAX_QUERY_LENGTH = 200
 # What is wrong with a query, in the API's 400s and on the results page alike.
 EMPTY_QUERY = _("Type something to search for.")
+NUL_QUERY = _("A search cannot contain a NUL character.")
 LONG_QUERY = format_lazy(_("Search for {limit} characters at most."), limit=MAX_QUERY_LENGTH)
 ORDERINGS = ("rank", "-timestamp")
 # Marks around matched words in a headline, replaced by <mark> once the text is escaped.
@@ -132,6 +133,8 @@ def query_problem(text: str) -> str | None:
     """Why `text` (stripped) cannot be searched for, or None."""
     if not text:
         return EMPTY_QUERY
+    if "\x00" in text:  # PostgreSQL refuses it in any text parameter
+        return NUL_QUERY
     return LONG_QUERY if len(text) > MAX_QUERY_LENGTH else None
 
 

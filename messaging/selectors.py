@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db import connection, connections
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from messaging.models import MESSAGE_FIELDS, Conversation, Message, MessageHistory, Notification
 
@@ -114,8 +114,14 @@ def notifications_for(user, *, unread: bool = False) -> QuerySet[Notification]:
     return notifications.order_by("-created_at", "-id")
 
 
-def users() -> QuerySet:
-    return User.objects.all()
+def correspondent(user, other_id: int):
+    """The person `other_id` if `user` may know of them: someone the user search lists
+    (active, not staff) or anyone they have a conversation with; otherwise None, so that
+    ids name no account the search hides (staff, deactivated)."""
+    findable = Q(is_active=True, is_staff=False) | Q(pk=user.pk)
+    talked = Exists(Conversation.objects.filter(owner=user, other=OuterRef("pk")))
+    people = User.objects.filter(Q(pk=other_id) & (findable | Q(talked)))
+    return people.only("id", "username").first()
 
 
 def active_user(**lookup):

@@ -6,6 +6,7 @@ once, when the stream opens, who its user is. Events come from messaging.events.
 """
 
 import asyncio
+import re
 import signal
 from urllib.parse import parse_qs
 
@@ -122,7 +123,7 @@ async def _stream(scope, headers: dict[str, str], receive, send) -> None:
         await sse.respond(send, 400, _("Last-Event-ID must be the id of an event of this stream."))
         return
     since = query.get("since", [None])[0]
-    if since is not None and not (since.isdigit() and len(since) <= 15):
+    if since is not None and not re.fullmatch(r"[0-9]{1,15}", since):  # not "²": int() refuses
         await sse.respond(send, 400, _("since must be a time in milliseconds since 1970."))
         return
     try:

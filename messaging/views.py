@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import prefetch_related_objects
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.http import urlencode
@@ -94,7 +94,9 @@ THREADS_PER_PAGE = 10
 @replica_reads
 def conversation(request, user_id: int):
     """Every thread between the user and another person, replies indented."""
-    other = get_object_or_404(selectors.users().only("id", "username"), pk=user_id)
+    other = selectors.correspondent(request.user, user_id)
+    if other is None:
+        raise Http404
     page = Paginator(selectors.conversation_roots(request.user, other), THREADS_PER_PAGE)
     page = page.get_page(request.GET.get("page"))
     posts = [m for thread in selectors.threads(page.object_list).values() for m in thread]

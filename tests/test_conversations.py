@@ -295,3 +295,26 @@ def test_a_conversation_shows_its_threads_replies_indented_and_reads_them(client
 def test_a_conversation_with_nobody_is_a_404(client, user):
     client.force_login(user)
     assert client.get("/people/999999/").status_code == 404
+
+
+def test_ids_name_nobody_the_search_hides_unless_there_is_a_conversation(client, user):
+    # /people/<id>/ used to name every account by id, the superuser among them.
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    gone = UserFactory(is_active=False)
+    anyone, staff_friend = UserFactory(), UserFactory(is_staff=True)
+    services.message_send(sender=staff_friend, receiver=user, content="hello from ops")
+    client.force_login(user)
+    api = client_for(user)
+    for hidden in (admin, gone):
+        assert client.get(f"/people/{hidden.pk}/").status_code == 404
+        response = api.get(f"/api/v1/conversations/{hidden.pk}/")
+        assert response.status_code == 404
+        assert hidden.username not in response.content.decode()
+    for shown in (anyone, staff_friend):
+        assert client.get(f"/people/{shown.pk}/").status_code == 200
+        assert api.get(f"/api/v1/conversations/{shown.pk}/").status_code == 200
+    # The same answer for an id that exists and one that does not.
+    assert (
+        api.get(f"/api/v1/conversations/{admin.pk}/").json()
+        == api.get("/api/v1/conversations/999999/").json()
+    )

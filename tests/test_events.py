@@ -110,6 +110,13 @@ def test_a_token_in_the_query_string_is_refused(asgi_port, streams, user):
 def test_bad_requests_get_a_clear_4xx(asgi_port, streams, user):
     assert b"Last-Event-ID" in streams(asgi_port, user, **{"Last-Event-ID": "yesterday"}).body
     assert streams(asgi_port, user, path=f"{API}?since=soon").status == 400
+    # Digits of other scripts pass str.isdigit() and \d, but neither int() nor Redis: 400s,
+    # not a 500 or a stream that closes at once (and a browser reconnecting forever).
+    for since in ("%C2%B2", "%E2%91%A0", "%D9%A3"):  # ², ①, Arabic-Indic 3
+        refused = streams(asgi_port, user, path=f"{API}?since={since}")
+        assert (refused.status, b"since must be" in refused.body) == (400, True)
+    refused = streams(asgi_port, user, path=f"{API}?last_event_id=%D9%A3-0")
+    assert (refused.status, b"Last-Event-ID" in refused.body) == (400, True)
     connection = http.client.HTTPConnection("127.0.0.1", asgi_port, timeout=5)
     connection.request("POST", API)
     response = connection.getresponse()

@@ -68,6 +68,50 @@ def test_one_username_is_throttled_whatever_address_guesses_it(user):
     assert statuses(tries[10:]) == [429, 429]
 
 
+WEB_LOGINS = ["/accounts/login/", "/admin/login/"]
+
+
+@pytest.mark.parametrize("path", WEB_LOGINS)
+def test_web_logins_are_throttled_per_address_as_the_api_is(client, path):
+    tries = [client.post(path, {"username": f"nobody{n}", "password": "guess"}) for n in range(22)]
+    assert statuses(tries[:20]) == [200] * 20  # the form again, with its error
+    refused = tries[20]
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert "Request was throttled." in refused.content.decode()
+
+
+@pytest.mark.parametrize("path", WEB_LOGINS)
+def test_web_logins_for_one_username_are_throttled_from_any_address(client, user, path):
+    tries = [
+        client.post(
+            path, {"username": user.username, "password": f"guess{n}"}, REMOTE_ADDR=f"10.0.{n}.1"
+        )
+        for n in range(12)
+    ]
+    assert statuses(tries[10:]) == [429, 429]
+
+
+def test_the_api_and_the_web_login_share_their_buckets(client, user):
+    api = APIClient()
+    for n in range(10):
+        api.post(TOKEN, {"username": user.username, "password": f"guess{n}"}, format="json")
+    response = client.post("/accounts/login/", {"username": user.username, "password": "x"})
+    assert response.status_code == 429
+
+
+def test_web_sign_ups_are_throttled_per_address(client):
+    tries = [
+        client.post(
+            "/accounts/signup/",
+            {"username": f"newbie{n}", "password1": "x", "password2": "y"},
+        )
+        for n in range(22)
+    ]
+    assert statuses(tries[:20]) == [200] * 20
+    assert statuses(tries[20:]) == [429, 429]
+
+
 def test_user_search_lists_no_staff_and_needs_three_characters(api):
     UserFactory(username="zeus", is_staff=True)
     UserFactory(username="zeno")

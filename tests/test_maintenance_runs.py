@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -168,3 +169,13 @@ def test_cleanup_and_sweep_commands_print_a_summary(media_root, capsys):
     assert "deleted 0 files (0 bytes)" in capsys.readouterr().out
     call_command("sweep_orphaned_files", "--dry-run")
     assert "orphaned, would delete" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "option", [["--days", "1000000"], ["--days", "-1"], ["--days", "²"], ["--batch-size", "0"]]
+)
+def test_an_out_of_range_number_is_refused_before_a_run_is_recorded(option):
+    # Was an OverflowError inside a recorded run (--days 1000000): a failed run, an alert.
+    with pytest.raises(CommandError, match=f"argument {option[0]}: expected a whole number"):
+        call_command("archive_old_records", "messaging.Message", "timestamp", *option)
+    assert not JobRun.objects.exists()

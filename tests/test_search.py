@@ -179,6 +179,12 @@ def test_the_results_page_explains_an_empty_query(user):
     assert "Type something to search for." in response.content.decode()
 
 
+def test_a_nul_in_the_search_page_is_a_400_that_says_so(user):
+    response = page_client(user).get("/search/", {"q": "otter\x00"})
+    assert response.status_code == 400
+    assert "cannot contain a NUL character" in response.content.decode()
+
+
 # --- The plan -------------------------------------------------------------------------------
 
 

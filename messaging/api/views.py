@@ -264,7 +264,7 @@ class ConversationView(generics.GenericAPIView):
     )
     @replica_reads
     def get(self, request, user_id: int):
-        other = selectors.users().filter(pk=user_id).first() if user_id <= s.MAX_ID else None
+        other = selectors.correspondent(request.user, user_id) if user_id <= s.MAX_ID else None
         if other is None:
             raise NotFound(_("No such user."))
         root_ids = self.paginate_queryset(selectors.conversation_roots(request.user, other))

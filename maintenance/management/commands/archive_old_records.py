@@ -2,8 +2,8 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.core.management.base import CommandError
 
-from jobs.commands import JobCommand
-from maintenance.archive import archive_old_records
+from jobs.commands import JobCommand, bounded_int
+from maintenance.archive import MAX_BATCH_SIZE, MAX_DAYS, archive_old_records
 from maintenance.progress import ProgressBar
 
 
@@ -13,7 +13,12 @@ class Command(JobCommand):
     def add_arguments(self, parser):
         parser.add_argument("model", help="app_label.Model, e.g. messaging.Message")
         parser.add_argument("date_field", help="the date or datetime field to age rows by")
-        parser.add_argument("--days", type=int, default=365, help="age threshold (default 365)")
+        parser.add_argument(
+            "--days",
+            type=bounded_int(0, MAX_DAYS),
+            default=365,
+            help=f"age threshold, 0 to {MAX_DAYS} (default 365)",
+        )
         parser.add_argument(
             "--filter",
             action="append",
@@ -21,14 +26,12 @@ class Command(JobCommand):
             metavar="FIELD=VALUE",
             help="only rows matching this lookup; repeatable",
         )
-        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH_SIZE), default=1000)
         parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
 
     def handle(self, *args, **options):
         model = self._model(options["model"])
         filters = self._filters(options["filter"])
-        if options["days"] < 0 or options["batch_size"] < 1:
-            raise CommandError("--days must be 0 or more and --batch-size 1 or more")
         arguments = {
             "model": options["model"],
             "date_field": options["date_field"],
