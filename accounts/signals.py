@@ -1,11 +1,24 @@
-"""Thin receivers: a guard, then the purge handed to a task once the transaction commits."""
+"""Thin receivers: a guard, then the purge handed to a task, or the open event streams told
+to re-check their credentials, once the transaction commits."""
+
+from functools import partial
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import post_save, pre_delete
+from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
+from rest_framework.authtoken.models import Token
 
 from accounts import services, tasks
 from accounts.models import AccountDeletion
+from core import events
+
+User = get_user_model()
+
+
+def _recheck_streams_on_commit(user_id: int) -> None:
+    transaction.on_commit(partial(events.announce_recheck, user_id), robust=True)
 
 
 @receiver(post_save, sender=AccountDeletion, dispatch_uid="accounts.deletion_post_save")
@@ -14,9 +27,36 @@ def deletion_post_save(sender, instance, created, raw=False, **kwargs):
         tasks.purge_account.delay_on_commit(instance.user_id)
 
 
-@receiver(pre_delete, sender=get_user_model(), dispatch_uid="accounts.user_pre_delete")
+@receiver(pre_delete, sender=User, dispatch_uid="accounts.user_pre_delete")
 def user_pre_delete(sender, instance, **kwargs):
     # An admin deletion: a purge removes whatever the cascade does not reach. (A purge
     # deleting its user at the end has its AccountDeletion row still: no second purge.)
     if not services.deletion_pending(instance.pk):
         tasks.purge_account.delay_on_commit(instance.pk)
+
+
+# An open stream ends with its credential (core.sse): a logout, a new password (Django's
+# set_password leaves `_password` set until the save is done), a deactivation, a deleted
+# account or a deleted (replaced) token.
+@receiver(user_logged_out, dispatch_uid="accounts.streams_on_logout")
+def streams_on_logout(sender, request, user, **kwargs):
+    # Named: its session row is deleted only after this signal, so a re-check could race it.
+    if user is not None and request.session.session_key:
+        session = events.credential_id(request.session.session_key)
+        events.announce_recheck(user.pk, revoked=session)
+
+
+@receiver(post_save, sender=User, dispatch_uid="accounts.streams_on_user_save")
+def streams_on_user_save(sender, instance, created, raw=False, **kwargs):
+    if not created and not raw and (instance._password is not None or not instance.is_active):
+        _recheck_streams_on_commit(instance.pk)
+
+
+@receiver(post_delete, sender=User, dispatch_uid="accounts.streams_on_user_delete")
+def streams_on_user_delete(sender, instance, **kwargs):
+    _recheck_streams_on_commit(instance.pk)
+
+
+@receiver(post_delete, sender=Token, dispatch_uid="accounts.streams_on_token_delete")
+def streams_on_token_delete(sender, instance, **kwargs):
+    _recheck_streams_on_commit(instance.user_id)

@@ -8,8 +8,12 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 
+def expires_at(token: Token):
+    return token.created + timedelta(days=settings.API_TOKEN_MAX_AGE_DAYS)
+
+
 def expired(token: Token) -> bool:
-    return token.created < timezone.now() - timedelta(days=settings.API_TOKEN_MAX_AGE_DAYS)
+    return expires_at(token) <= timezone.now()
 
 
 def token_for(user) -> str:

@@ -154,23 +154,51 @@ def publish(events: Iterable[tuple[int, str, dict]]) -> int:
     return 0
 
 
+# Announced when a user's credentials changed (a new password, a token deleted, the account
+# deactivated or deleted): "<RECHECK> <user id>". Each open stream of that user checks its
+# own credential again at once and ends if it no longer holds. A logout names the session
+# it ends ("<RECHECK> <user id> <credential id>"): its streams end at once, before the
+# session row is even gone.
+RECHECK = "recheck"
+
+
+def credential_id(secret: str) -> str:
+    """How announcements name a session or a token: a digest, never the secret itself."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:32]
+
+
+def announce_recheck(user_id: int, *, revoked: str | None = None) -> None:
+    """Tell every stream process to re-check the credentials of the user's streams (and to
+    end those opened with the credential `revoked`, a credential_id). Best effort: a lost
+    announcement leaves it to the streams' periodic re-check."""
+    message = f"{RECHECK} {int(user_id)}" + (f" {revoked}" if revoked else "")
+    try:
+        _publisher(settings.EVENTS_REDIS_URL).publish(channel(settings.EVENTS_REDIS_URL), message)
+    except redis.RedisError as error:
+        logger.warning("streams of user %s not told to re-check: %s", user_id, error)
+
+
 # --- Delivering (asynchronous: the stream process) -----------------------------------------
 
 
 class Listener:
     """One open stream's inbox in its process: the Hub puts events in, the stream takes."""
 
-    __slots__ = ("closed", "key", "overflowed", "queue", "user_id")
+    __slots__ = ("closed", "credential", "key", "overflowed", "queue", "rechecking", "user_id")
 
     QUEUE_SIZE = 256
 
-    def __init__(self, user_id: int):
+    def __init__(self, user_id: int, credential: str | None = None):
         self.user_id = user_id
+        self.credential = credential  # credential_id of its session or token
         self.key = uuid.uuid4().hex
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(self.QUEUE_SIZE)
+        self.queue: asyncio.Queue[Event | str | None] = asyncio.Queue(self.QUEUE_SIZE)
         self.closed = False
         # A client slower than the events: it reads the rest from the log instead.
         self.overflowed = False
+        # Its credential must be checked again (set with RECHECK in the queue, which a full
+        # queue may not take: the stream reads this flag too).
+        self.rechecking = False
 
     def deliver(self, event: Event) -> None:
         try:
@@ -183,6 +211,12 @@ class Listener:
         self.closed = True
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(None)
+
+    def recheck(self) -> None:
+        """Have the stream check its credential again now (RECHECK wakes it)."""
+        self.rechecking = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(RECHECK)
 
 
 class Replay:
@@ -328,6 +362,15 @@ class Hub:
                 self.connected.set()
 
     def _dispatch(self, payload: bytes) -> None:
+        if payload.startswith(RECHECK.encode() + b" "):
+            with contextlib.suppress(ValueError, IndexError):
+                _, user, *revoked = payload.decode().split()
+                for listener in self._listeners.get(int(user), ()):
+                    if revoked and listener.credential == revoked[0]:
+                        listener.close()
+                    else:
+                        listener.recheck()
+            return
         try:
             user, event_id, prev, name, data = payload.decode().split(" ", 4)
             listeners = self._listeners.get(int(user))

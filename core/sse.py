@@ -7,12 +7,14 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from core.events import RESET, Hub, Listener, Replay, position
+from core.events import RECHECK, RESET, Hub, Listener, Replay, position
 
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -40,11 +42,31 @@ async def respond(send, status: int, detail: str, headers: list[tuple[bytes, byt
     await send({"type": "http.response.body", "body": json.dumps({"detail": detail}).encode()})
 
 
+@dataclass(frozen=True)
+class Credential:
+    """What a stream was opened with: when it expires (a Unix time) and how to check that
+    it still holds (an async callable: False once logged out, the password changed, the
+    token deleted or replaced, the account deactivated or deleted)."""
+
+    expires_at: float
+    still_valid: Callable[[], Awaitable[bool]]
+    id: str | None = None  # core.events.credential_id of the session or token
+
+
 async def serve(
-    hub: Hub, user_id: int, *, after: str | None, since_ms: int | None, receive, send
+    hub: Hub,
+    user_id: int,
+    *,
+    after: str | None,
+    since_ms: int | None,
+    receive,
+    send,
+    credential: Credential,
 ) -> None:
     """Stream `user_id`'s events: those after the event id `after` (or since `since_ms`)
-    from the log first, then live ones, until the client leaves or the hub closes it."""
+    from the log first, then live ones, until the client leaves, the hub closes it, or its
+    credential ends: at its expiry, when the user's credentials change (RECHECK, announced
+    by the platform) and no longer hold, or at a heartbeat's re-check."""
 
     async def unavailable():
         detail = _("Live events are unavailable for now; try again soon.")
@@ -53,7 +75,7 @@ async def serve(
     if not await hub.ready(timeout=1.0):
         await unavailable()
         return
-    listener = Listener(user_id)
+    listener = Listener(user_id, credential.id)
     try:
         leased = await hub.lease(listener)
     except (aioredis.RedisError, OSError):
@@ -84,15 +106,28 @@ async def serve(
             missed = await hub.replay(user_id, after=after, since_ms=since_ms)
             last = await _replay(send, missed, last)
         heartbeat = settings.EVENTS_HEARTBEAT_SECONDS
+        next_check = time.monotonic() + heartbeat
         while not listener.closed:
+            timeout = min(heartbeat, max(credential.expires_at - time.time(), 0))
             try:
-                event = await asyncio.wait_for(listener.queue.get(), heartbeat)
+                event = await asyncio.wait_for(listener.queue.get(), timeout)
             except TimeoutError:
-                await _body(send, HEARTBEAT)
-                continue
+                event = HEARTBEAT
+            if time.time() >= credential.expires_at:
+                break  # the session or token expired: the client must sign in again
             if event is None:  # closed by the hub (Redis lost) or the server stopping
                 await _body(send, f"retry: {settings.EVENTS_RETRY_MS}\n\n".encode())
                 break
+            if listener.rechecking or time.monotonic() >= next_check:
+                listener.rechecking = False
+                next_check = time.monotonic() + heartbeat
+                if not await credential.still_valid():
+                    break  # reconnecting, its client meets the 401 it now deserves
+            if event is HEARTBEAT:
+                await _body(send, HEARTBEAT)
+                continue
+            if event == RECHECK:
+                continue
             if last is not None and position(event.id) <= position(last):
                 continue  # already sent from the log
             if listener.overflowed or (last is not None and event.prev != last):

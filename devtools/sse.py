@@ -45,7 +45,9 @@ class Stream:
     def _read(self) -> None:
         fields: dict[str, str] = {}
         try:
-            for raw in self.response.fp:
+            # The response, not its socket: chunked framing decoded, and the end of the body
+            # (a stream the server ended on a kept-alive connection) ends the loop.
+            for raw in self.response:
                 line = raw.decode().rstrip("\n")
                 if not line:
                     if "data" in fields:
@@ -62,7 +64,7 @@ class Stream:
                         self.retry = int(value)
                     else:
                         fields[name] = value
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
             pass  # closed by us
         finally:
             self.ended.set()

@@ -6,6 +6,7 @@ once, when the stream opens, who its user is. Events come from messaging.events.
 """
 
 import asyncio
+import logging
 import re
 import signal
 from urllib.parse import parse_qs
@@ -13,16 +14,19 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.http import HttpRequest, parse_cookie
 from django.utils import translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import AuthenticationFailed
 
+from accounts import tokens
 from accounts.authentication import ExpiringTokenAuthentication
 from core import sse
-from core.events import EVENT_ID, Hub
+from core.events import EVENT_ID, Hub, credential_id
+
+logger = logging.getLogger(__name__)
 
 PATHS = ("/events/", "/api/v1/events/")
 # Query parameters that would carry a credential into every access log on the way.
@@ -127,14 +131,15 @@ async def _stream(scope, headers: dict[str, str], receive, send) -> None:
         await sse.respond(send, 400, _("since must be a time in milliseconds since 1970."))
         return
     try:
-        user_id = await sync_to_async(authenticate)(headers)
+        found = await sync_to_async(authenticate)(headers)
     except AuthenticationFailed as error:
-        user_id, reason = None, str(error.detail)
+        found, reason = None, str(error.detail)
     else:
         reason = _("Authentication credentials were not provided.")
-    if user_id is None:
+    if found is None:
         await sse.respond(send, 401, reason, [(b"www-authenticate", b"Token")])
         return
+    user_id, expires_at, credential = found
     await sse.serve(
         hub(),
         user_id,
@@ -142,22 +147,46 @@ async def _stream(scope, headers: dict[str, str], receive, send) -> None:
         since_ms=int(since) if since is not None and after is None else None,
         receive=receive,
         send=send,
+        credential=sse.Credential(expires_at, still_valid(headers, user_id), credential),
     )
 
 
-def authenticate(headers: dict[str, str]) -> int | None:
-    """The id of the stream's user: by its API token (Authorization: Token ...), or by its
-    session cookie as Django's login keeps it. None for nobody; AuthenticationFailed for a
-    bad or expired token."""
+def authenticate(headers: dict[str, str]) -> tuple[int, float, str] | None:
+    """The stream's user id, when its credential expires (a Unix time) and the credential's
+    id (core.events.credential_id): by its API token
+    (Authorization: Token ...), or by its session cookie as Django's login keeps it (the
+    session's password hash checked, as for any request). None for nobody;
+    AuthenticationFailed for a bad or expired token. Run again while the stream is open: a
+    stream lives only as long as this holds."""
     close_old_connections()  # what Django does at each request: drop a broken connection
     authorization = headers.get("authorization", "").split()
     if authorization and authorization[0].lower() == "token":
         if len(authorization) != 2:
             raise AuthenticationFailed(_("Invalid token header: 'Authorization: Token <key>'."))
-        user, _token = ExpiringTokenAuthentication().authenticate_credentials(authorization[1])
-        return user.pk
+        user, token = ExpiringTokenAuthentication().authenticate_credentials(authorization[1])
+        return user.pk, tokens.expires_at(token).timestamp(), credential_id(token.key)
     request = HttpRequest()
     session_key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
     request.session = import_string(f"{settings.SESSION_ENGINE}.SessionStore")(session_key)
     user = get_user(request)
-    return user.pk if user.is_authenticated else None
+    if not user.is_authenticated:
+        return None
+    expires_at = request.session.get_expiry_date().timestamp()
+    return user.pk, expires_at, credential_id(request.session.session_key)
+
+
+def still_valid(headers: dict[str, str], user_id: int):
+    """The stream's re-check: its credential still names `user_id` (core.sse asks at once
+    when told the user's credentials changed, and at every heartbeat)."""
+
+    async def check() -> bool:
+        try:
+            found = await sync_to_async(authenticate)(headers)
+        except AuthenticationFailed:
+            return False
+        except DatabaseError:  # cannot tell: the next check will
+            logger.warning("stream of user %s: its credential could not be re-checked", user_id)
+            return True
+        return found is not None and found[0] == user_id
+
+    return check

@@ -2,11 +2,15 @@
 events a real Celery worker publishes after each change."""
 
 import http.client
+import time
+from datetime import timedelta
 
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.test import Client
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts import services as account_services
@@ -307,3 +311,90 @@ def test_a_stopping_server_ends_its_streams_at_once(tmp_path, streams, user):
     assert stream.retry == settings.EVENTS_RETRY_MS
     assert "graceful shutdown exceeded" not in log.read_text()
     assert "Exception in ASGI application" not in log.read_text()
+
+
+# --- Streams end with their credentials (issue 27) -------------------------------------------
+
+
+def session_cookie(client: Client) -> str:
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def ends_within(stream: Stream, seconds: float, started: float | None = None) -> float:
+    """How long the stream took to end (since `started`, a monotonic time); fails if it is
+    still open after `seconds`."""
+    started = started or time.monotonic()
+    assert stream.ended.wait(seconds), f"the stream was still open after {seconds} s"
+    return time.monotonic() - started
+
+
+def test_a_logout_ends_that_sessions_streams_and_no_other(asgi_port, streams, user, capsys):
+    leaving, staying = Client(), Client()
+    for client in (leaving, staying):
+        client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    gone = streams(asgi_port, path="/events/", Cookie=session_cookie(leaving))
+    kept = streams(asgi_port, path="/events/", Cookie=session_cookie(staying))
+    assert (gone.status, kept.status) == (200, 200)
+    cookie = session_cookie(leaving)
+    started = time.monotonic()
+    leaving.post("/accounts/logout/")
+    seconds = ends_within(gone, 5, started)
+    assert streams(asgi_port, path="/events/", Cookie=cookie).status == 401
+    assert not kept.ended.wait(1)
+    with capsys.disabled():
+        print(f"\n  [revoked stream] logout -> stream ended in {seconds * 1000:.0f} ms")
+
+
+def test_a_password_change_ends_the_other_sessions_streams(asgi_port, streams, user):
+    other, changing = Client(), Client()
+    for client in (other, changing):
+        client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    stream = streams(asgi_port, path="/events/", Cookie=session_cookie(other))
+    assert stream.status == 200
+    new = "a brand new passphrase 42"
+    changed = changing.post(
+        "/accounts/password_change/",
+        {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+    )
+    assert changed.status_code == 302
+    ends_within(stream, 5)
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced", "deactivated", "account deleted"])
+def test_a_token_stream_ends_with_its_token_or_account(asgi_port, streams, user, how):
+    stream = streams(asgi_port, user)
+    assert stream.status == 200
+    if how in ("deleted", "replaced"):
+        Token.objects.filter(user=user).delete()
+        if how == "replaced":
+            Token.objects.create(user=user)
+    elif how == "deactivated":
+        user.is_active = False
+        user.save()
+    else:
+        account_services.account_delete(user=user, password=PASSWORD)
+    ends_within(stream, 5)
+
+
+def test_a_stream_ends_when_its_token_expires(asgi_port, streams, user):
+    token = Token.objects.create(user=user)
+    age = timedelta(days=settings.API_TOKEN_MAX_AGE_DAYS) - timedelta(seconds=2)
+    Token.objects.filter(pk=token.pk).update(created=timezone.now() - age)
+    stream = streams(asgi_port, Authorization=f"Token {token.key}")
+    assert stream.status == 200
+    ends_within(stream, 6)
+
+
+def test_without_any_announcement_the_heartbeat_recheck_ends_the_stream(tmp_path, user):
+    # The backstop: the session row goes behind the platform's back (no signal, no event).
+    process, base = start_asgi_server(tmp_path / "asgi.log", EVENTS_HEARTBEAT_SECONDS="1")
+    try:
+        client = Client()
+        client.force_login(user)
+        stream = Stream(int(base.rsplit(":", 1)[1]), "/events/", {"Cookie": session_cookie(client)})
+        assert stream.status == 200
+        Session.objects.all().delete()
+        ends_within(stream, 5)
+        stream.close()
+    finally:
+        stop(process)
