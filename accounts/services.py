@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
-from accounts.models import AccountDeletion
+from accounts import usernames
+from accounts.models import AccountDeletion, UsernameSkeleton
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -28,12 +29,16 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
     """Create an account: the one path of the sign-up page and the API.
 
     Usernames are compared as people read them: Unicode-normalised (NFKC: "ALICE" in
-    fullwidth letters is "ALICE") and case-insensitively; the database holds the rule (a
-    unique index on the lower-cased username), so a race has one winner."""
+    fullwidth letters is "ALICE"), case-insensitively, and by their look (a Cyrillic "\u0441" is
+    a Latin "c": accounts.usernames); the database holds both rules (a unique index on the
+    lower-cased username, a unique skeleton), so a race has one winner."""
     username = User.normalize_username(username)
     taken = ValidationError({"username": _("This username is taken.")})
     if User.objects.filter(username__iexact=username).exists():
         raise taken
+    shape = usernames.skeleton(username)
+    if UsernameSkeleton.objects.filter(skeleton=shape).exists():
+        raise ValidationError({"username": _("This username looks like one already taken.")})
     user = User(username=username, email=email)
     try:
         validate_password(password, user)
@@ -45,8 +50,10 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
     user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
-            user.save()
-    except IntegrityError as error:  # registered meanwhile, in another spelling
+            user.save()  # accounts.signals records its skeleton unless an account has it
+            if not UsernameSkeleton.objects.filter(user=user).exists():
+                raise IntegrityError(f"an account that looks like {username!r} won the race")
+    except IntegrityError as error:  # registered meanwhile, in another spelling or look
         raise taken from error
     return user
 

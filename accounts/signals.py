@@ -10,8 +10,8 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
-from accounts import services, tasks
-from accounts.models import AccountDeletion
+from accounts import services, tasks, usernames
+from accounts.models import AccountDeletion, UsernameSkeleton
 from core import events
 
 User = get_user_model()
@@ -60,3 +60,15 @@ def streams_on_user_delete(sender, instance, **kwargs):
 @receiver(post_delete, sender=Token, dispatch_uid="accounts.streams_on_token_delete")
 def streams_on_token_delete(sender, instance, **kwargs):
     _recheck_streams_on_commit(instance.user_id)
+
+
+@receiver(post_save, sender=User, dispatch_uid="accounts.username_skeleton")
+def username_skeleton(sender, instance, created, raw=False, **kwargs):
+    # Every new account takes its look, whatever made it (registration, the admin,
+    # createsuperuser), unless an account already has it: registration then refuses the
+    # name (it checks the row is there), an admin's own choice is kept.
+    if created and not raw:
+        shape = usernames.skeleton(instance.username)
+        UsernameSkeleton.objects.bulk_create(
+            [UsernameSkeleton(user=instance, skeleton=shape)], ignore_conflicts=True
+        )

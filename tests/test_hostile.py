@@ -366,6 +366,70 @@ def test_concurrent_registrations_of_one_name_make_one_account():
     assert User.objects.filter(username__iexact="bob7").count() == 1
 
 
+# Other scripts' letters that read as Latin ones (Cyrillic, Greek, Armenian, digits).
+LOOKALIKES = {
+    "clarice": ["\u0441larice", "cl\u0430rice", "clar\u03b9ce", "c1arice", "CLAR\u0406CE"],
+    "oscar": ["\u043escar", "osc\u0430r", "\u0585scar", "0scar"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOOKALIKES))
+def test_names_that_read_like_a_taken_one_are_refused_on_every_path(client, name):
+    password = "a long enough password 1"
+    assert (
+        APIClient()
+        .post("/api/v1/auth/register/", {"username": name, "password": password})
+        .status_code
+        == 201
+    )
+    for lookalike in LOOKALIKES[name]:
+        api = APIClient().post(
+            "/api/v1/auth/register/", {"username": lookalike, "password": password}
+        )
+        assert api.status_code == 400, lookalike
+        assert api.json() == {"username": ["This username looks like one already taken."]}
+        web = client.post(
+            "/accounts/signup/",
+            {"username": lookalike, "password1": password, "password2": password},
+        )
+        assert web.status_code == 200, lookalike
+        assert "looks like one already taken" in web.content.decode()
+    assert User.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_registrations_of_lookalike_names_make_one_account():
+    barrier = threading.Barrier(4)
+    results = []
+
+    def register(name):
+        barrier.wait()
+        try:
+            account_services.user_register(username=name, password="a long enough password 1")
+            results.append("created")
+        except ValidationError:
+            results.append("refused")
+        finally:
+            db_connection.close()
+
+    names = ["victor9", "v\u0456ctor9", "vict\u043er9", "\u03bdictor9"]
+    threads = [threading.Thread(target=register, args=(n,)) for n in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == ["created"] + ["refused"] * 3
+    assert User.objects.count() == 1
+
+
+def test_an_admin_made_account_takes_its_look_too():
+    User.objects.create_user("margaret", password="x")
+    with pytest.raises(ValidationError):
+        account_services.user_register(
+            username="m\u0430rgaret", password="a long enough password 1"
+        )
+
+
 class CountingStream:
     def __init__(self, stream):
         self.stream, self.read_bytes = stream, 0
