@@ -87,6 +87,9 @@ def pin(user_ids) -> None:
     """Send these users' reads to the primary until the replicas have replayed what the
     primary holds now (or for DATABASE_REPLICA_PIN_SECONDS). Call it after commit."""
     user_ids = {user_id for user_id in user_ids if user_id}
+    # The request that wrote reads the rest of its answer from the primary: a page that
+    # marks messages read shows its header's counts after that (issue 27).
+    _reading_from.set(None)
     if not aliases() or not user_ids:
         return
     try:

@@ -3,7 +3,9 @@ streaming replica and a Redis primary with a replica behind three Sentinels, all
 loopback by devtools/cluster.py and removed at the end, pass or fail; the web server and a
 real worker run on them."""
 
+import http.cookiejar
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -11,11 +13,13 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from urllib.parse import urlencode
 
 import pytest
 from celery import Celery
 
 from devtools import cluster
+from devtools.factories import PASSWORD
 from devtools.sse import Stream
 from tests.servers import (
     ROOT,
@@ -213,6 +217,23 @@ while replicas.state("replica_1", fresh=True).problem is None and time.monotonic
     time.sleep(0.01)
 print(json.dumps([replicas.state("replica_1").problem, replicas.choose(None)]))
 """
+
+
+def test_a_page_that_marks_messages_read_counts_them_read_in_its_header(platform):
+    for n in range(3):
+        last = platform.send("bob", "alice", f"unread {n}")
+    # Alice's pin expires once the replica has replayed the sends: she reads from it.
+    wait_for(lambda: platform.on_replica("SELECT count(*) FROM messaging_message WHERE id = %s",
+                                         last) == [(1,)], timeout=30)  # fmt: skip
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    browser.open(platform.base + "/accounts/login/", timeout=10).read()
+    csrf = next(cookie.value for cookie in jar if cookie.name == "csrftoken")
+    form = {"username": "alice", "password": PASSWORD, "csrfmiddlewaretoken": csrf}
+    browser.open(platform.base + "/accounts/login/", urlencode(form).encode(), timeout=10)
+    page = browser.open(f"{platform.base}/people/{platform.ids['bob']}/", timeout=10).read()
+    badge = re.search(rb'<span class="badge" id="badge-messages"[^>]*>', page).group(0)
+    assert b" hidden" in badge  # 0 unread: the page read them (it showed 3 from the replica)
 
 
 def test_a_replica_lagging_past_the_bound_is_skipped(platform):
