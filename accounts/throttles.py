@@ -4,11 +4,10 @@ address (DRF's `auth` scope) and, for logins, per username from whatever address
 slowed down the same wherever it posts."""
 
 import hashlib
-from functools import wraps
 
-from django.shortcuts import render
-from rest_framework.exceptions import Throttled
-from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
+
+from core import throttles as core_throttles
 
 
 class UsernameRateThrottle(SimpleRateThrottle):
@@ -26,34 +25,6 @@ class UsernameRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class _AuthScope:
-    """What ScopedRateThrottle reads of a view."""
-
-    throttle_scope = "auth"
-
-
 def throttle_form_posts(*, per_username: bool):
-    """Refuse a view's POSTs over the API's `auth` rates with the API's 429, its message and
-    Retry-After (a page for people)."""
-    throttles = [ScopedRateThrottle, *([UsernameRateThrottle] if per_username else [])]
-
-    def decorator(view):
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if request.method == "POST":
-                waits = [
-                    throttle.wait()
-                    for throttle in (cls() for cls in throttles)
-                    if not throttle.allow_request(request, _AuthScope)
-                ]
-                if waits:
-                    wait = max(w or 0 for w in waits)
-                    detail = Throttled(wait=wait).detail
-                    response = render(request, "429.html", {"detail": detail}, status=429)
-                    response["Retry-After"] = str(int(wait) + 1)
-                    return response
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
+    """Refuse a login or sign-up form's POSTs over the API's `auth` rates."""
+    return core_throttles.throttle_page("auth", *([UsernameRateThrottle] if per_username else []))

@@ -13,7 +13,9 @@ someone's 50,000 messages costs a bounded amount; newest-first order uses the sa
 
 import html
 import re
+from contextlib import nullcontext
 
+import psycopg
 from django.conf import settings
 from django.contrib.postgres.search import (
     SearchHeadline,
@@ -21,7 +23,7 @@ from django.contrib.postgres.search import (
     SearchRank,
     SearchVectorField,
 )
-from django.db import connections, router
+from django.db import OperationalError, connections, router, transaction
 from django.db.models import Expression, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.text import format_lazy
@@ -33,6 +35,7 @@ MAX_QUERY_LENGTH = 200
 # What is wrong with a query, in the API's 400s and on the results page alike.
 EMPTY_QUERY = _("Type something to search for.")
 NUL_QUERY = _("A search cannot contain a NUL character.")
+TOO_BROAD = _("This search takes too long to answer: add a word or a phrase to narrow it.")
 LONG_QUERY = format_lazy(_("Search for {limit} characters at most."), limit=MAX_QUERY_LENGTH)
 ORDERINGS = ("rank", "-timestamp")
 # Marks around matched words in a headline, replaced by <mark> once the text is escaped.
@@ -91,11 +94,31 @@ def newest_matches_sql(user, text: str, box: str | None, unread: bool) -> tuple[
     return sql, [*params, limit]
 
 
+class SearchTooBroad(Exception):
+    """The search did not finish within SEARCH_STATEMENT_TIMEOUT_MS."""
+
+    message = TOO_BROAD
+
+
 def _newest_matches(user, text: str, box: str | None, unread: bool) -> list[int]:
-    # The database the page is read from (a replica, in a view that reads from one).
-    with connections[router.db_for_read(Message)].cursor() as cursor:
-        cursor.execute(*newest_matches_sql(user, text, box, unread))
-        return [row[0] for row in cursor.fetchall()]
+    # The database the page is read from (a replica, in a view that reads from one), for at
+    # most SEARCH_STATEMENT_TIMEOUT_MS: a phrase over a huge mailbox must not hold a worker.
+    # One round trip: both statements run in one implicit transaction, which SET LOCAL
+    # lasts for (inside an explicit transaction, until its end).
+    sql, params = newest_matches_sql(user, text, box, unread)
+    timeout = int(settings.SEARCH_STATEMENT_TIMEOUT_MS)
+    alias = router.db_for_read(Message)
+    # Inside a transaction (a test's), a savepoint keeps a cancelled search from aborting it.
+    guard = transaction.atomic(using=alias) if connections[alias].in_atomic_block else nullcontext()
+    try:
+        with guard, connections[alias].cursor() as cursor:
+            cursor.execute(f"SET LOCAL statement_timeout = {timeout}; {sql}", params)
+            cursor.cursor.nextset()  # past SET's result, to the matches
+            return [row[0] for row in cursor.fetchall()]
+    except OperationalError as error:
+        if isinstance(error.__cause__, psycopg.errors.QueryCanceled):
+            raise SearchTooBroad(str(TOO_BROAD)) from error
+        raise
 
 
 FIELDS = MESSAGE_FIELDS

@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from core.replicas import replica_reads
+from core.throttles import throttle_page
 from messaging import inbox_cache, search, selectors, services
 from messaging.forms import ComposeForm, EditForm, ReplyForm
 from messaging.models import Message
@@ -185,12 +186,17 @@ def edit(request, pk: int):
 @login_required
 @require_GET
 @replica_reads
+@throttle_page("search", methods=("GET",), when=lambda request: "q" in request.GET)
 def search_messages(request):
     """Search the messages one sent or received: a page of highlighted results."""
     text = request.GET.get("q", "").strip()
     error, page = search.query_problem(text), None
     if not error:
-        results = search.messages_search(request.user, text)
+        try:
+            results = search.messages_search(request.user, text)
+        except search.SearchTooBroad as too_broad:
+            results, error = [], str(too_broad)
+    if not error:
         page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
         prefetch_related_objects(page.object_list, "sender", "receiver")
         for message in page.object_list:

@@ -130,6 +130,7 @@ def test_operator_characters_between_words_are_words_apart(user, other_user, api
     assert found(api, "a & b | c") == [message.pk]
 
 
+@pytest.mark.django_db(transaction=True)  # no test transaction: the statements as served
 def test_searches_are_not_cached_and_stay_constant_in_queries(
     user, other_user, api, django_assert_max_num_queries
 ):
@@ -183,6 +184,40 @@ def test_a_nul_in_the_search_page_is_a_400_that_says_so(user):
     response = page_client(user).get("/search/", {"q": "otter\x00"})
     assert response.status_code == 400
     assert "cannot contain a NUL character" in response.content.decode()
+
+
+def test_a_search_that_runs_too_long_is_stopped_with_a_400_that_says_why(
+    user, other_user, api, settings
+):
+    # A phrase over a big mailbox took 1.2-2.4 s with no bound (issue 27); here the bound is
+    # 1 ms and the mailbox 30,000 messages.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO messaging_message
+                   (sender_id, receiver_id, content, timestamp, edited, read, attachment)
+               SELECT %s, %s, 'the grey heron number ' || n, now(), false, false, ''
+               FROM generate_series(1, 30000) AS n""",
+            [other_user.pk, user.pk],
+        )
+    settings.SEARCH_STATEMENT_TIMEOUT_MS = 1
+    response = api.get(URL, {"q": '"grey heron"'})
+    assert response.status_code == 400
+    assert "narrow it" in response.json()["q"][0]
+    page = page_client(user).get("/search/", {"q": '"grey heron"'})
+    assert page.status_code == 400
+    assert "narrow it" in page.content.decode()
+    settings.SEARCH_STATEMENT_TIMEOUT_MS = 60_000
+    assert len(found(api, '"grey heron"')) == 20  # the same search, given the time
+
+
+def test_searches_are_rate_limited_per_person(user, api):
+    statuses = [api.get(URL, {"q": f"word{n}"}).status_code for n in range(32)]
+    assert statuses[:30] == [200] * 30
+    assert statuses[30:] == [429, 429]
+    refused = page_client(user).get("/search/", {"q": "word"})
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert api.get(URL).status_code == 200  # the inbox itself is not a search
 
 
 # --- The plan -------------------------------------------------------------------------------

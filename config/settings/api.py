@@ -2,6 +2,7 @@
 
 from config.settings.base import NUM_PROXIES
 from config.settings.env import env, positive, rate
+from config.settings.messaging import SEARCH_RATE
 
 # API tokens expire this many days after they were issued (accounts/authentication.py).
 API_TOKEN_MAX_AGE_DAYS = env.int("API_TOKEN_MAX_AGE_DAYS", 30, validate=positive)
@@ -27,6 +28,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth": env.str("THROTTLE_AUTH_RATE", "20/min", validate=rate),
         "auth_username": env.str("THROTTLE_AUTH_USERNAME_RATE", "10/min", validate=rate),
+        # Searches per person (messaging: the API's and the search page's alike).
+        "search": SEARCH_RATE,
     },
     # Client addresses: see core/clients.py.
     "NUM_PROXIES": NUM_PROXIES,

@@ -26,6 +26,10 @@ ACCOUNT_PURGE_BATCH_SIZE = env.int("ACCOUNT_PURGE_BATCH_SIZE", 1000, validate=po
 # are ranked and shown.
 SEARCH_CONFIG = env.str("SEARCH_CONFIG", "simple")
 SEARCH_MAX_RESULTS = env.int("SEARCH_MAX_RESULTS", 1000, validate=positive)
+# A search that takes longer is stopped (a 400 asking for a narrower query); searches one
+# person may run (then 429 with Retry-After).
+SEARCH_STATEMENT_TIMEOUT_MS = env.int("SEARCH_STATEMENT_TIMEOUT_MS", 2000, validate=positive)
+SEARCH_RATE = env.str("SEARCH_RATE", "30/min", validate=rate)
 
 # Pushed to open pages and API clients over Server-Sent Events (core/events.py, served by the
 # ASGI process: config/asgi.py). The log and the channel live in the broker's Redis unless

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts import services as account_services
 from accounts.serializers import PasswordSerializer
+from core import throttles
 from core.replicas import replica_reads
 from messaging import search, selectors, services
 from messaging.api import serializers as s
@@ -117,7 +118,12 @@ class MessageViewSet(
 
     @replica_reads
     def _search(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        if (seconds := throttles.wait(request, "search")) is not None:
+            raise Throttled(wait=seconds)
+        try:
+            return super().list(request, *args, **kwargs)
+        except search.SearchTooBroad as too_broad:
+            raise serializers.ValidationError({"q": [str(too_broad)]}) from None
 
     @cache_per_user
     @replica_reads
