@@ -34,10 +34,14 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
     lower-cased username, a unique skeleton), so a race has one winner."""
     username = User.normalize_username(username)
     taken = ValidationError({"username": _("This username is taken.")})
-    if User.objects.filter(username__iexact=username).exists():
-        raise taken
     shape = usernames.skeleton(username)
-    if UsernameSkeleton.objects.filter(skeleton=shape).exists():
+    holder = UsernameSkeleton.objects.filter(skeleton=shape).values_list("user__username")
+    holder = holder.first()
+    if User.objects.filter(username__iexact=username).exists() or (
+        holder and holder[0].casefold() == username.casefold()
+    ):
+        raise taken  # registered meanwhile (between these two reads), in another case
+    if holder:
         raise ValidationError({"username": _("This username looks like one already taken.")})
     user = User(username=username, email=email)
     try:

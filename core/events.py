@@ -29,7 +29,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from core import redis_urls, replicas
+from core import redis_health, redis_urls, replicas
 
 logger = logging.getLogger(__name__)
 
@@ -50,20 +50,37 @@ def log_key(user_id: int) -> str:
     return f"events:log:{user_id}"
 
 
+def log_bytes_key(user_id: int) -> str:
+    """The bytes of names and data the user's log holds (the byte bound's count)."""
+    return f"events:log-bytes:{user_id}"
+
+
 def streams_key(user_id: int) -> str:
     return f"events:open:{user_id}"
 
 
-# Append, trim (by length, then by age), keep the key no longer than the age, announce.
+# Append; then drop the oldest events while the log holds more than ARGV[4] events, more
+# than ARGV[7] bytes of names and data (KEYS[2] keeps the sum), or events older than ARGV[5]
+# seconds, the new one always kept; keep both keys no longer than the age; announce.
 # The announcement is "<user> <id> <previous id> <name> <data>": data (JSON) is last.
 _APPEND = """
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local prev = last[1] and last[1][1] or '0-0'
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*',
-                      'e', ARGV[2], 'd', ARGV[3], 'p', prev)
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2], 'd', ARGV[3], 'p', prev)
+local bytes = redis.call('INCRBY', KEYS[2], #ARGV[2] + #ARGV[3])
 local now = redis.call('TIME')
-redis.call('XTRIM', KEYS[1], 'MINID', '~', (tonumber(now[1]) - tonumber(ARGV[5])) .. '000')
+local oldest_kept = (tonumber(now[1]) - tonumber(ARGV[5])) * 1000
+while true do
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+  if not oldest or oldest[1] == id then break end
+  local too_old = tonumber(string.match(oldest[1], '^(%d+)')) < oldest_kept
+  if not (too_old or bytes > tonumber(ARGV[7])
+          or redis.call('XLEN', KEYS[1]) > tonumber(ARGV[4])) then break end
+  redis.call('XDEL', KEYS[1], oldest[1])
+  bytes = redis.call('DECRBY', KEYS[2], #oldest[2][2] + #oldest[2][4])
+end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('PUBLISH', ARGV[6],
            ARGV[1] .. ' ' .. id .. ' ' .. prev .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
 return id
@@ -106,10 +123,19 @@ _APPEND_SHA = hashlib.sha1(_APPEND.encode()).hexdigest()
 
 @functools.cache
 def _publisher(url: str) -> redis.Redis:
+    # Behind the server's breaker, as the cache and the broker are: a hung Redis costs one
+    # publish timeout, then publishes fail at once for a while (an edit written inline in a
+    # request waited the whole timeout every time).
+    guarded = (
+        redis_health.GuardedSentinelConnection
+        if redis_urls.sentinels(url)
+        else redis_health.GuardedConnection
+    )
     return redis_urls.client(
         url,
         socket_timeout=settings.EVENTS_PUBLISH_TIMEOUT,
         socket_connect_timeout=settings.EVENTS_PUBLISH_TIMEOUT,
+        connection_class=guarded,
     )
 
 
@@ -132,14 +158,16 @@ def publish(events: Iterable[tuple[int, str, dict]]) -> int:
         for user_id, name, data in events:
             pipe.evalsha(
                 _APPEND_SHA,
-                1,
+                2,
                 log_key(user_id),
+                log_bytes_key(user_id),
                 user_id,
                 name,
                 json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")),
                 settings.EVENTS_LOG_MAX_LENGTH,
                 settings.EVENTS_LOG_MAX_AGE_SECONDS,
                 channel(settings.EVENTS_REDIS_URL),
+                settings.EVENTS_LOG_MAX_BYTES,
             )
         try:
             return len(pipe.execute())
@@ -184,7 +212,16 @@ def announce_recheck(user_id: int, *, revoked: str | None = None) -> None:
 class Listener:
     """One open stream's inbox in its process: the Hub puts events in, the stream takes."""
 
-    __slots__ = ("closed", "credential", "key", "overflowed", "queue", "rechecking", "user_id")
+    __slots__ = (
+        "closed",
+        "credential",
+        "key",
+        "overflowed",
+        "queue",
+        "queued_bytes",
+        "rechecking",
+        "user_id",
+    )
 
     QUEUE_SIZE = 256
 
@@ -196,15 +233,31 @@ class Listener:
         self.closed = False
         # A client slower than the events: it reads the rest from the log instead.
         self.overflowed = False
+        self.queued_bytes = 0
         # Its credential must be checked again (set with RECHECK in the queue, which a full
         # queue may not take: the stream reads this flag too).
         self.rechecking = False
 
     def deliver(self, event: Event) -> None:
+        """Queue the event, unless the queue holds QUEUE_SIZE events or
+        EVENTS_QUEUE_MAX_BYTES of data already: then the stream replays from the log."""
+        size = len(event.data)
+        if self.queued_bytes + size > settings.EVENTS_QUEUE_MAX_BYTES and self.queued_bytes:
+            self.overflowed = True
+            return
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.overflowed = True
+            return
+        self.queued_bytes += size
+
+    async def next(self, timeout: float):
+        """The next item of the queue (an Event, RECHECK or None), within `timeout` seconds."""
+        item = await asyncio.wait_for(self.queue.get(), timeout)
+        if isinstance(item, Event):
+            self.queued_bytes -= len(item.data)
+        return item
 
     def close(self) -> None:
         """End the stream (its client reconnects): None wakes it, or a full queue will."""
@@ -283,7 +336,7 @@ class Hub:
     async def replay(self, user_id: int, *, after: str | None, since_ms: int | None) -> Replay:
         """The events of the user's log after the id `after` (what a reconnecting client
         missed; reset if the log no longer holds all of it), or since a time in ms."""
-        limit = settings.EVENTS_LOG_MAX_LENGTH * 2  # trimming is approximate
+        limit = settings.EVENTS_LOG_MAX_LENGTH + 1  # the log's exact bound, and one more
         start = f"({after}" if after else f"{since_ms}-0"
         entries = await self.redis.xrange(log_key(user_id), min=start, max="+", count=limit)
         events = [_event(entry_id, fields) for entry_id, fields in entries]
@@ -404,3 +457,13 @@ class Hub:
 def _event(entry_id: bytes, fields: dict) -> Event:
     fields = {name.decode(): value.decode() for name, value in fields.items()}
     return Event(entry_id.decode(), fields["p"], fields["e"], fields["d"])
+
+
+def health() -> dict[str, int | str]:
+    """For /healthz: the memory of the events' Redis, which the event logs fill (each bounded
+    by EVENTS_LOG_MAX_BYTES)."""
+    try:
+        memory = _publisher(settings.EVENTS_REDIS_URL).info("memory")
+    except redis.RedisError:
+        return {"redis": "down"}
+    return {"redis_used_memory_bytes": memory["used_memory"]}

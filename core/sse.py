@@ -110,7 +110,7 @@ async def serve(
         while not listener.closed:
             timeout = min(heartbeat, max(credential.expires_at - time.time(), 0))
             try:
-                event = await asyncio.wait_for(listener.queue.get(), timeout)
+                event = await listener.next(timeout)
             except TimeoutError:
                 event = HEARTBEAT
             if time.time() >= credential.expires_at:
@@ -136,6 +136,7 @@ async def serve(
                 listener.overflowed = False
                 while not listener.queue.empty():
                     listener.queue.get_nowait()
+                listener.queued_bytes = 0
                 missed = await hub.replay(user_id, after=last, since_ms=None if last else floor)
                 last = await _replay(send, missed, last)
                 continue

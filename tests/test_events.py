@@ -74,8 +74,34 @@ def test_the_log_is_bounded_by_length(settings):
     for _ in range(10):
         events.publish([(903, "tick", {})] * 100)
     length = redis.Redis.from_url(settings.EVENTS_REDIS_URL).xlen(events.log_key(903))
-    # Trimming is approximate ("~"): whole nodes of 100 entries go.
-    assert 10 <= length <= 200
+    assert length == 10
+
+
+def test_the_log_is_bounded_in_bytes_and_its_memory_shows_it(settings):
+    # 131.6 MB in one user's log before (issue 27): big events, bounded by count only.
+    settings.EVENTS_LOG_MAX_BYTES = 1_000_000
+    client = redis.Redis.from_url(settings.EVENTS_REDIS_URL)
+    big = {"content": "\U0001f600" * 10_000}  # 120 KB of JSON escapes
+    for _ in range(50):
+        events.publish([(904, "message.received", big)])
+    entries = client.xrange(events.log_key(904))
+    held = sum(len(fields[b"e"]) + len(fields[b"d"]) for _, fields in entries)
+    assert held <= 1_000_000
+    assert int(client.get(events.log_bytes_key(904))) == held
+    assert client.memory_usage(events.log_key(904)) < 2_000_000  # was ~6 MB for these 50
+    # The newest event is always kept, however big: a replay from before the log is a reset.
+    assert len(entries) == 1_000_000 // 120_012
+    events.publish([(904, "tick", {})])
+    assert client.xlen(events.log_key(904)) == len(entries) + 1
+
+
+def test_a_streams_queue_is_bounded_in_bytes(settings):
+    settings.EVENTS_QUEUE_MAX_BYTES = 1000
+    listener = events.Listener(905)
+    for n in range(5):
+        listener.deliver(events.Event(f"{n}-0", "0-0", "tick", "x" * 300))
+    # Three fit; then the stream is told to replay from the log instead of holding more.
+    assert (listener.queue.qsize(), listener.queued_bytes, listener.overflowed) == (3, 900, True)
 
 
 def test_a_dead_redis_loses_the_event_not_the_task(settings, tmp_path):

@@ -39,6 +39,12 @@ EVENTS_REDIS_URL = env.str("EVENTS_REDIS_URL", REDIS_URL, validate=redis_url)
 # reconnects can be sent of what it missed.
 EVENTS_LOG_MAX_LENGTH = env.int("EVENTS_LOG_MAX_LENGTH", 1000, validate=positive)
 EVENTS_LOG_MAX_AGE_SECONDS = env.int("EVENTS_LOG_MAX_AGE_SECONDS", 86400, validate=positive)
+# ... and at most this many bytes of event names and data (the newest event always kept):
+# ten messages of 10,000 emoji are 1.2 MB of JSON. A replay reads at most one log.
+EVENTS_LOG_MAX_BYTES = env.int("EVENTS_LOG_MAX_BYTES", 1024 * 1024, validate=positive)
+# A stream's queue in its process holds at most this many bytes of events; a client slower
+# than that reads the rest from the log instead.
+EVENTS_QUEUE_MAX_BYTES = env.int("EVENTS_QUEUE_MAX_BYTES", 1024 * 1024, validate=positive)
 EVENTS_MAX_STREAMS_PER_USER = env.int("EVENTS_MAX_STREAMS_PER_USER", 10, validate=positive)
 # A comment this often keeps idle streams open through proxies; browsers come back this
 # many milliseconds after a stream ends.
