@@ -7,4 +7,11 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from core import checks  # noqa: F401  (registers the system checks)
+        from django.db.backends.signals import connection_created
+
+        from core import (
+            checks,  # noqa: F401  (registers the system checks)
+            replicas,
+        )
+
+        connection_created.connect(replicas.watch_queries, dispatch_uid="core.watch_replicas")

@@ -13,15 +13,21 @@ nobody sends a message and then sees an inbox without it, and nobody is told by 
 event about a message their next read cannot find. If Redis cannot say whether a user is
 pinned, the user reads from the primary.
 
-Each process checks each replica at most every `DATABASE_REPLICA_CHECK_SECONDS`: one that
-does not answer, is not in recovery, or lags more than `DATABASE_REPLICA_MAX_LAG_SECONDS` is
-skipped (logged once when it goes, once when it comes back). A replica that fails during a
+A thread of each process checks each replica every `DATABASE_REPLICA_CHECK_SECONDS`, so no
+request waits for a check: one that does not answer (within `DATABASE_REPLICA_CONNECT_TIMEOUT`,
+or its check hangs past the check interval), is not in recovery, or lags more than
+`DATABASE_REPLICA_MAX_LAG_SECONDS` is skipped (logged once when it goes, once when it comes
+back); until its first check a replica is not used. A replica that fails during a
 request marks itself down and the view runs again on the primary: read-only views only.
 """
 
+import contextlib
 import contextvars
 import logging
+import os
 import random
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from functools import wraps
@@ -129,9 +135,12 @@ class _State:
     checked_at: float = float("-inf")
     problem: str | None = "not checked"
     replayed: int = 0  # the WAL position replayed when checked
+    checking_since: float | None = None  # a check under way in the checker thread
 
 
 _states: dict[str, _State] = {}
+_checkers: dict[str, threading.Thread] = {}
+_checkers_lock = threading.Lock()
 
 # The lag: none while everything received is replayed, else the age of the last transaction
 # replayed. After a long idle spell a new write can make a healthy replica look behind for
@@ -161,17 +170,65 @@ def _check(alias: str) -> tuple[str | None, int]:
 
 
 def state(alias: str, *, fresh: bool = False) -> _State:
+    """What this process knows of the replica. Requests never wait for a check: a thread of
+    the process checks each replica every DATABASE_REPLICA_CHECK_SECONDS, and a replica whose
+    check hangs longer than that counts as down. `fresh` checks now, in this thread."""
     current = _states.setdefault(alias, _State())
-    now = time.monotonic()
-    if fresh or now - current.checked_at >= settings.DATABASE_REPLICA_CHECK_SECONDS:
-        problem, current.replayed = _check(alias)
-        if problem != current.problem:
-            if problem:
-                logger.warning("replica %s skipped: %s", alias, problem)
-            else:
-                logger.info("replica %s in use", alias)
-        current.problem, current.checked_at = problem, now
+    if fresh:
+        _refresh(alias)
+        return current
+    if _start_checker(alias):  # the process's first look: wait for it, within a bound
+        _checkers[alias].first_check.wait(settings.DATABASE_REPLICA_QUERY_TIMEOUT)
+    started = current.checking_since
+    if started is not None and time.monotonic() - started > settings.DATABASE_REPLICA_CHECK_SECONDS:
+        if current.problem is None:
+            logger.warning("replica %s skipped: its check hangs", alias)
+        current.problem = "down: its check hangs"
     return current
+
+
+def _refresh(alias: str) -> None:
+    current = _states.setdefault(alias, _State())
+    current.checking_since = time.monotonic()
+    try:
+        problem, replayed = _check(alias)
+    finally:
+        current.checking_since = None
+    if problem != current.problem:
+        if problem:
+            logger.warning("replica %s skipped: %s", alias, problem)
+        else:
+            logger.info("replica %s in use", alias)
+    # Recorded after the check: a check that took its whole timeout is not due again at once.
+    current.problem, current.replayed, current.checked_at = problem, replayed, time.monotonic()
+
+
+def _start_checker(alias: str) -> bool:
+    """Start the process's checker of `alias` unless it runs; True if started now."""
+    if alias in _checkers:
+        return False
+    with _checkers_lock:
+        if alias in _checkers:
+            return False
+        thread = threading.Thread(
+            target=_check_forever, args=(alias,), name=f"replica-check-{alias}", daemon=True
+        )
+        thread.first_check = threading.Event()
+        _checkers[alias] = thread
+        thread.start()
+        return True
+
+
+def _check_forever(alias: str) -> None:
+    """The process's checker of one replica (its own connection, held between checks)."""
+    first_check = threading.current_thread().first_check
+    while True:
+        try:
+            _refresh(alias)
+        except Exception:  # never let the checker die: requests rely on it
+            logger.exception("replica %s: the check failed", alias)
+        first_check.set()
+        time.sleep(settings.DATABASE_REPLICA_CHECK_SECONDS)
 
 
 def mark_down(alias: str, error: Exception) -> None:
@@ -182,9 +239,8 @@ def mark_down(alias: str, error: Exception) -> None:
 
 
 def _has_replayed(alias: str, position: int) -> bool:
-    if state(alias).replayed >= position:
-        return True
-    return state(alias, fresh=True).problem is None and _states[alias].replayed >= position
+    # As last checked: a pinned user reads from the primary until a check sees the replay.
+    return state(alias).replayed >= position
 
 
 def choose(user_id: int | None) -> str | None:
@@ -228,4 +284,38 @@ def replica_reads(view):
 
 def health() -> dict[str, str]:
     """Each replica's state for /healthz (reported, never failing it)."""
-    return {alias: state(alias, fresh=True).problem or "ok" for alias in aliases()}
+    return {alias: state(alias).problem or "ok" for alias in aliases()}
+
+
+# --- A replica that hangs mid-query ----------------------------------------------------------
+
+
+def watch_queries(sender, connection, **kwargs) -> None:
+    """connection_created: bound every query on a replica's connection. A replica that hangs
+    on an open connection (stopped, or its network gone) answers nothing, not even to a
+    statement timeout; after DATABASE_REPLICA_QUERY_TIMEOUT its socket is shut from here, the
+    query fails, and `replica_reads` runs the view again on the primary."""
+    if connection.alias.startswith("replica_") and _abandon_slow not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_abandon_slow)
+
+
+def _abandon_slow(execute, sql, params, many, context):
+    connection = context["connection"]
+    timer = threading.Timer(settings.DATABASE_REPLICA_QUERY_TIMEOUT, _abandon, [connection])
+    timer.daemon = True
+    timer.start()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        timer.cancel()
+
+
+def _abandon(connection) -> None:
+    raw = getattr(connection, "connection", None)
+    try:
+        fileno = raw.pgconn.socket
+    except Exception:  # closed meanwhile: nothing is waiting on it
+        return
+    logger.warning("replica %s: a query hangs; its connection is abandoned", connection.alias)
+    with socket.socket(fileno=os.dup(fileno)) as hung, contextlib.suppress(OSError):
+        hung.shutdown(socket.SHUT_RDWR)

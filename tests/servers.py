@@ -39,6 +39,12 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 20, interval: 
         time.sleep(interval)
 
 
+def report(capsys, name: str, **figures) -> None:
+    """Print a test's figures as a `[name] key=value` line (docs/reliability.md quotes them)."""
+    with capsys.disabled():
+        print(f"\n  [{name}] " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+
 def settings_variables() -> set[str]:
     """The environment variables config/settings/ reads (renamed ones with their old names)."""
     source = "".join(p.read_text() for p in (ROOT / "config/settings").glob("*.py"))

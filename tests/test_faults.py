@@ -4,9 +4,11 @@ Each test runs its own redis-server and workers (tests/servers.py). FAULT_OUTAGE
 sets the Redis outage (30 by default).
 """
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -38,6 +40,7 @@ from tests.servers import (
     RedisServer,
     Worker,
     free_port,
+    report,
     start_server,
     stop,
     subprocess_env,
@@ -48,11 +51,6 @@ from tests.servers import (
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 OUTAGE_SECONDS = float(os.environ.get("FAULT_OUTAGE_SECONDS", "30"))
-
-
-def report(capsys, name: str, **figures) -> None:
-    with capsys.disabled():
-        print(f"\n  [{name}] " + ", ".join(f"{k}={v}" for k, v in figures.items()))
 
 
 @pytest.fixture
@@ -482,3 +480,55 @@ def test_database_restart_during_a_task_is_retried_until_it_completes(
     retries = (tmp_path / "worker.log").read_text().count("Retry in")
     report(capsys, "database restart", retries=retries, notification_created=True)
     assert retries >= 1
+
+
+class SilentListener:
+    """A TCP server that accepts connections and never says a word (a replica that hangs
+    before its first answer), counting the connections it was sent."""
+
+    def __init__(self):
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        with contextlib.suppress(OSError):
+            while True:
+                self.accepted.append(self.socket.accept()[0])
+
+    def close(self):
+        for accepted in self.accepted:
+            accepted.close()
+        self.socket.close()
+
+
+def test_a_replica_that_never_answers_costs_requests_nothing(tmp_path, capsys):
+    # Issue 27: every routed read waited 2 s (libpq's connect timeout, equal to the re-check
+    # interval, the check's time recorded before it): 12 reads in 20 s against 708.
+    user = UserFactory()
+    token = Token.objects.create(user=user).key
+    silent = SilentListener()
+    server, base = start_server(
+        tmp_path / "server.log",
+        DATABASE_REPLICA_URLS=f"postgres://postgres@127.0.0.1:{silent.port}/platform",
+        DATABASE_REPLICA_CHECK_SECONDS="2",
+    )
+    try:
+        reads = [
+            timed_request(f"{base}/api/v1/messages/?box=sent&n={n}", token, deadline=5)
+            for n in range(20)
+        ]
+        checks = len(silent.accepted)
+    finally:
+        stop(server)
+        silent.close()
+    report(
+        capsys,
+        "silent replica",
+        reads=len(reads),
+        worst_ms=round(max(r[1] for r in reads) * 1000),
+        replica_connections=checks,
+    )
+    assert [r[0] for r in reads] == [200] * 20  # from the primary
+    assert checks <= 2  # the process's checker alone tried it, not each request
