@@ -22,9 +22,10 @@ start: $(BIN)/.installed
 # The system packages the tests start or drive: Debian's Chromium for the browser tests (no
 # browser is downloaded), redis-server for the fault tests, nginx for the buffering front of
 # compose (tests/test_front.py), gettext for the check that the French catalogue holds every
-# string of the code (tests/test_i18n.py). PostgreSQL comes from a wheel (devtools/postgres.py).
+# string of the code (tests/test_i18n.py), iproute2 for the test host whose network vanishes
+# (tests/test_events.py). PostgreSQL comes from a wheel (devtools/postgres.py).
 SYSTEM_PACKAGES := /usr/bin/chromium=chromium redis-server=redis-server \
-	/usr/sbin/nginx=nginx-light msgfmt=gettext
+	/usr/sbin/nginx=nginx-light msgfmt=gettext ip=iproute2
 
 # Tests use Redis databases 14 (broker) and 15 (cache) so they never touch the platform's data,
 # the local PostgreSQL (or DATABASE_URL's) for their own test database, and never .env.

@@ -6,9 +6,13 @@ https://html.spec.whatwg.org/multipage/server-sent-events.html
 import asyncio
 import contextlib
 import json
+import os
+import socket
+import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -172,3 +176,36 @@ async def _watch(receive, listener: Listener) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
     listener.close()
+
+
+def end_streams_of_vanished_clients() -> int:
+    """Make the kernel end a stream whose client stopped acknowledging (its network gone):
+    on this process's listening TCP sockets, whose options every accepted connection
+    inherits, TCP_USER_TIMEOUT of two heartbeats (the heartbeat is data the client must
+    acknowledge) and keepalive. The stream then sees its client disconnect and frees its
+    slot, instead of holding it until TCP gave up (945 s). ASGI servers do not hand the
+    application their sockets: they are found among the process's descriptors (Linux).
+    Returns how many listening sockets were set."""
+    user_timeout_ms = 2 * settings.EVENTS_HEARTBEAT_SECONDS * 1000
+    done = 0
+    for entry in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            fd = int(entry.name)
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            with socket.socket(fileno=os.dup(fd)) as listener:
+                if listener.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                if not listener.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                    continue
+                listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, user_timeout_ms)
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                listener.setsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, settings.EVENTS_HEARTBEAT_SECONDS
+                )
+                listener.setsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, settings.EVENTS_HEARTBEAT_SECONDS
+                )
+                listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
+                done += 1
+    return done

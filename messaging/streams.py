@@ -6,6 +6,7 @@ once, when the stream opens, who its user is. Events come from messaging.events.
 """
 
 import asyncio
+import functools
 import logging
 import re
 import signal
@@ -41,6 +42,13 @@ def hub() -> Hub:
     if _hub is None:
         _hub = Hub(settings.EVENTS_REDIS_URL)
     return _hub
+
+
+@functools.cache
+def _watch_for_vanished_clients() -> None:
+    """Once, at the first stream: the server listens by then (uvicorn binds its socket
+    after the lifespan's start-up)."""
+    sse.end_streams_of_vanished_clients()
 
 
 def with_streams(django_application):
@@ -95,6 +103,7 @@ def _end_streams_on_stop(loop) -> None:
 async def stream(scope, receive, send) -> None:
     headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
     # No middleware here: the errors speak the language LocaleMiddleware would choose.
+    _watch_for_vanished_clients()
     with translation.override(language(headers)):
         await _stream(scope, headers, receive, send)
 

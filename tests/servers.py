@@ -153,12 +153,14 @@ def collected_static() -> str:
     return directory
 
 
-def start_asgi_server(log_path: Path, **env_overrides) -> tuple[subprocess.Popen, str]:
+def start_asgi_server(
+    log_path: Path, host: str = "127.0.0.1", **env_overrides
+) -> tuple[subprocess.Popen, str]:
     """Start the ASGI application (the event streams, and Django for everything else) under
-    uvicorn, as `make start` does, on a free port; returns (process, base URL)."""
+    uvicorn on a free port of `host`; returns (process, base URL on loopback)."""
     port = free_port()
     env_overrides.setdefault("STATIC_ROOT", collected_static())
-    command = ["uvicorn", "config.asgi:application", "--port", str(port)]
+    command = ["uvicorn", "config.asgi:application", "--host", host, "--port", str(port)]
     return _serve(port, [*command, "--timeout-graceful-shutdown", "2"], log_path, env_overrides)
 
 

@@ -2,6 +2,9 @@
 events a real Celery worker publishes after each change."""
 
 import http.client
+import os
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
@@ -424,3 +427,92 @@ def test_without_any_announcement_the_heartbeat_recheck_ends_the_stream(tmp_path
         stream.close()
     finally:
         stop(process)
+
+
+# A client's network vanishes: its own test host, a network namespace (iproute2) joined to
+# this one by a veth pair on link-local addresses (a subnet of each run's own), whose link
+# the test takes down.
+SUBNET = f"169.254.{os.getpid() % 250 + 1}"
+CLIENT_ADDRESS, SERVER_ADDRESS = f"{SUBNET}.2", f"{SUBNET}.1"
+
+OPEN_STREAMS = """
+import http.client, sys, time
+port, token, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+held = []
+for _ in range(count):
+    connection = http.client.HTTPConnection("%s", port, timeout=10)
+    connection.request("GET", "/api/v1/events/", headers={"Authorization": "Token " + token})
+    assert connection.getresponse().status == 200
+    held.append(connection)
+print("open", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.fixture
+def client_host():
+    """The name of a network namespace reaching this one at SERVER_ADDRESS."""
+    name = f"tqm{os.getpid() % 100000}"
+    host_side, client_side = f"{name}h", f"{name}c"
+
+    def run(*command):
+        subprocess.run(command, check=True, capture_output=True)
+
+    run("ip", "netns", "add", name)
+    try:
+        run("ip", "link", "add", host_side, "type", "veth", "peer", "name", client_side)
+        run("ip", "link", "set", client_side, "netns", name)
+        run("ip", "addr", "add", f"{SERVER_ADDRESS}/30", "dev", host_side)
+        run("ip", "link", "set", host_side, "up")
+        inside = ["ip", "netns", "exec", name]
+        run(*inside, "ip", "addr", "add", f"{CLIENT_ADDRESS}/30", "dev", client_side)
+        run(*inside, "ip", "link", "set", client_side, "up")
+        yield name, client_side
+    finally:
+        # The pair first: a namespace's devices may outlive its deletion for a while.
+        subprocess.run(["ip", "link", "del", host_side], capture_output=True)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def test_a_client_whose_network_vanishes_frees_its_streams_slots(
+    tmp_path, user, client_host, capsys
+):
+    # Issue 27: its 10 slots stayed taken until TCP gave up: 429s for 945 s.
+    namespace, client_side = client_host
+    key = Token.objects.create(user=user).key
+    server, base = start_asgi_server(
+        tmp_path / "asgi.log",
+        host="0.0.0.0",
+        EVENTS_MAX_STREAMS_PER_USER="3",
+        EVENTS_HEARTBEAT_SECONDS="1",
+    )
+    port = int(base.rsplit(":", 1)[1])
+    client = subprocess.Popen(
+        ["ip", "netns", "exec", namespace, sys.executable, "-c",
+         OPEN_STREAMS % SERVER_ADDRESS, str(port), key, "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert client.stdout.readline().strip() == "open"
+        full = Stream(port, API, {"Authorization": f"Token {key}"})
+        assert full.status == 429
+        subprocess.run(
+            ["ip", "netns", "exec", namespace, "ip", "link", "set", client_side, "down"],
+            check=True,
+        )
+        vanished = time.monotonic()
+
+        def a_slot_is_free():
+            stream = Stream(port, API, {"Authorization": f"Token {key}"})
+            stream.close()
+            return stream.status == 200
+
+        wait_for(a_slot_is_free, timeout=20, interval=0.2)
+        seconds = time.monotonic() - vanished
+    finally:
+        client.kill()
+        client.wait()
+        stop(server)
+    with capsys.disabled():
+        print(f"\n  [vanished client] its slots free {seconds:.1f} s after its network went")
