@@ -14,8 +14,9 @@ event about a message their next read cannot find. If Redis cannot say whether a
 pinned, the user reads from the primary.
 
 A thread of each process checks each replica every `DATABASE_REPLICA_CHECK_SECONDS`, so no
-request waits for a check: one that does not answer (within `DATABASE_REPLICA_CONNECT_TIMEOUT`,
-or its check hangs past the check interval), is not in recovery, or lags more than
+request waits for a check: one that does not answer (within `DATABASE_REPLICA_CONNECT_TIMEOUT`;
+while its check takes over `DATABASE_REPLICA_QUERY_TIMEOUT` it counts as down), is not in
+recovery, or lags more than
 `DATABASE_REPLICA_MAX_LAG_SECONDS` is skipped (logged once when it goes, once when it comes
 back); until its first check a replica is not used. A replica that fails during a
 request marks itself down and the view runs again on the primary: read-only views only.
@@ -172,7 +173,8 @@ def _check(alias: str) -> tuple[str | None, int]:
 def state(alias: str, *, fresh: bool = False) -> _State:
     """What this process knows of the replica. Requests never wait for a check: a thread of
     the process checks each replica every DATABASE_REPLICA_CHECK_SECONDS, and a replica whose
-    check hangs longer than that counts as down. `fresh` checks now, in this thread."""
+    check takes longer than a request may wait on it (DATABASE_REPLICA_QUERY_TIMEOUT) counts
+    as down meanwhile. `fresh` checks now, in this thread."""
     current = _states.setdefault(alias, _State())
     if fresh:
         _refresh(alias)
@@ -180,10 +182,11 @@ def state(alias: str, *, fresh: bool = False) -> _State:
     if _start_checker(alias):  # the process's first look: wait for it, within a bound
         _checkers[alias].first_check.wait(settings.DATABASE_REPLICA_QUERY_TIMEOUT)
     started = current.checking_since
-    if started is not None and time.monotonic() - started > settings.DATABASE_REPLICA_CHECK_SECONDS:
+    bound = settings.DATABASE_REPLICA_QUERY_TIMEOUT
+    if started is not None and time.monotonic() - started > bound:
         if current.problem is None:
-            logger.warning("replica %s skipped: its check hangs", alias)
-        current.problem = "down: its check hangs"
+            logger.warning("replica %s skipped: down: its check takes over %s s", alias, bound)
+        current.problem = f"down: its check takes over {bound} s"
     return current
 
 
@@ -234,7 +237,7 @@ def _check_forever(alias: str) -> None:
 def mark_down(alias: str, error: Exception) -> None:
     current = _states.setdefault(alias, _State())
     current.problem, current.checked_at = f"down: {error}", time.monotonic()
-    logger.warning("replica %s failed during a request (%s): skipped", alias, error)
+    logger.warning("replica %s skipped: down: it failed during a request (%s)", alias, error)
     connections[alias].close_if_unusable_or_obsolete()
 
 

@@ -6,6 +6,4 @@ class MaintenanceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from maintenance import signals
-
-        signals.connect_file_receivers()
+        from maintenance import signals  # noqa: F401  (connects the receivers)

@@ -1,37 +1,18 @@
-"""File receivers for every model with a FileField."""
+"""The archive's part in the file lifecycle: a file an archived row holds stays, since a
+restore brings the row back with its file."""
 
-from django.db.models.signals import post_save, pre_delete, pre_save
+from django.contrib.contenttypes.models import ContentType
+from django.dispatch import receiver
 
-from core import stored
-from maintenance import files, tasks
-
-
-def file_pre_save(sender, instance, raw=False, **kwargs):
-    # Not `_state.adding`: a new instance saved with an existing primary key replaces a row.
-    if raw or instance.pk is None:
-        return
-    instance._replaced_files = files.replaced(instance)
+from files.lifecycle import references_elsewhere
+from maintenance.models import ArchivedRecord
 
 
-def file_post_save(sender, instance, raw=False, **kwargs):
-    if replaced := instance.__dict__.pop("_replaced_files", None):
-        tasks.delete_files_on_commit(replaced)
-
-
-def file_pre_delete(sender, instance, origin=None, **kwargs):
-    # Before the delete: after it, a field the instance was loaded without cannot be read.
-    if names := files.names_before_delete(instance, origin):
-        tasks.delete_files_on_commit(names)
-
-
-def connect_file_receivers() -> None:
-    """Connect the receivers to each model whose files follow its rows, and only to those.
-
-    Per-model connections keep the others fast-deletable (no signal, no row loading).
-    """
-    for model, _ in files.models_with_files(managed=True):
-        stored.track(model)
-        uid = model._meta.label
-        pre_save.connect(file_pre_save, sender=model, dispatch_uid=f"files.pre_save.{uid}")
-        post_save.connect(file_post_save, sender=model, dispatch_uid=f"files.post_save.{uid}")
-        pre_delete.connect(file_pre_delete, sender=model, dispatch_uid=f"files.delete.{uid}")
+@receiver(references_elsewhere, dispatch_uid="maintenance.archived_file_references")
+def archived_file_references(sender, fields, names, **kwargs) -> set[str]:
+    archived = ArchivedRecord.objects.filter(content_type=ContentType.objects.get_for_model(sender))
+    held = set()
+    for field in fields:
+        key = f"data__fields__{field.name}"
+        held.update(archived.filter(**{f"{key}__in": names}).values_list(key, flat=True))
+    return held

@@ -4,42 +4,15 @@
 from django.apps import apps
 from django.conf import settings
 
-from core.batching import after_commit
-from core.tasks import legacy_name, task
+from core.tasks import legacy_name
 from jobs.runs import recorded_task
-from maintenance import archive, cleanup, files
+from maintenance import archive, cleanup, sweep
 
 # Maintenance jobs may run long: their own limits, inside the broker's visibility timeout.
 LONG = {
     "time_limit": settings.MAINTENANCE_TASK_TIME_LIMIT,
     "soft_time_limit": settings.MAINTENANCE_TASK_TIME_LIMIT - 60,
 }
-
-
-@task(name="maintenance.delete_files")
-def delete_files(names: list[str], field: str | None = None) -> dict:
-    """Delete these names from the storage of `field` (None: the default storage) unless a
-    row still references them (idempotent)."""
-    return files.delete_unreferenced(names, field)
-
-
-def delete_files_on_commit(files_: list[tuple[str | None, str]]) -> None:
-    """Hand these (storage label, name) to deletion tasks once the transaction commits, in
-    batches of one storage."""
-    after_commit("files.delete_on_commit", files_, _publish_deletions)
-
-
-def _publish_deletions(files_: list[tuple[str | None, str]]) -> None:
-    by_storage: dict[str | None, set[str]] = {}
-    for storage, name in files_:
-        by_storage.setdefault(storage, set()).add(name)
-    for storage, names in sorted(by_storage.items(), key=lambda item: item[0] or ""):
-        names = sorted(names)
-        options = {"field": storage} if storage else {}
-        for start in range(0, len(names), files.NAMES_PER_TASK):
-            # A failed publish leaves orphans, never a lost file: the sweep finds them.
-            batch = names[start : start + files.NAMES_PER_TASK]
-            delete_files.publish_or_fallback((batch,), options)
 
 
 @recorded_task("archive_old_records", name="maintenance.archive_old_records", **LONG)
@@ -69,11 +42,10 @@ def cleanup_temporary_files(directory: str, max_age_days: float = 7) -> cleanup.
 
 @recorded_task("sweep_orphaned_files", name="maintenance.sweep_orphaned_files", **LONG)
 def sweep_orphaned_files(min_age_hours: float = 24) -> dict:
-    return files.sweep_orphaned_files(min_age_hours=min_age_hours)
+    return sweep.sweep_orphaned_files(min_age_hours=min_age_hours)
 
 
 # Messages of the previous release, published under module paths (jobs 0003 renamed them).
-legacy_name(delete_files, "maintenance.tasks.delete_files")
 legacy_name(archive_old_records, "maintenance.tasks.archive_old_records")
 legacy_name(cleanup_temporary_files, "maintenance.tasks.cleanup_temporary_files")
 legacy_name(sweep_orphaned_files, "maintenance.tasks.sweep_orphaned_files")

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from devtools.factories import MessageFactory, UserFactory
-from maintenance import files
+from files import lifecycle as files
 from maintenance.models import ArchivedRecord
 from maintenance.utils import archive_old_records, restore_archived_records
 from messaging import services

@@ -13,7 +13,9 @@ from django.db.models.signals import post_save, pre_delete, pre_save
 from django.test.utils import CaptureQueriesContext
 
 from devtools.factories import MessageFactory
-from maintenance import files, signals
+from files import lifecycle as files
+from files import signals
+from maintenance import sweep
 from maintenance.models import ArchivedRecord
 from messaging import inbox_cache
 from messaging.models import Message
@@ -29,7 +31,7 @@ def with_file(name: str = "doc.txt", **kwargs) -> Message:
 
 
 def deletions(published) -> list[list[str]]:
-    return [args[0] for name, args, _ in published if name == "maintenance.delete_files"]
+    return [args[0] for name, args, _ in published if name == "files.delete_files"]
 
 
 def test_deleting_a_row_hands_its_file_to_a_task_after_commit(
@@ -135,11 +137,11 @@ def test_sweep_deletes_old_orphans_only(media_root):
         data={"model": "messaging.message", "pk": 999, "fields": {"attachment": archived}},
     )
 
-    dry = files.sweep_orphaned_files(min_age_hours=24, dry_run=True)
+    dry = sweep.sweep_orphaned_files(min_age_hours=24, dry_run=True)
     assert dry["orphans"] == 1
     assert default_storage.exists(orphan)
 
-    counts = files.sweep_orphaned_files(min_age_hours=24)
+    counts = sweep.sweep_orphaned_files(min_age_hours=24)
 
     assert counts["deleted"] == 1
     assert not default_storage.exists(orphan)
@@ -274,7 +276,7 @@ def test_the_sweep_leaves_another_storage_inside_media_root_alone(file_models, m
     age(private.path(live), 48)
     orphan = default_storage.save("swept.txt", ContentFile(b"o"))
     age(default_storage.path(orphan), 48)
-    files.sweep_orphaned_files(min_age_hours=24)
+    sweep.sweep_orphaned_files(min_age_hours=24)
     assert private.exists(live)
     assert not default_storage.exists(orphan)
 
@@ -290,7 +292,7 @@ def test_a_default_file_is_never_deleted(file_models):
     second.delete()  # a row with the default deleted
     first.delete()
     age(default_storage.path(default), 48)
-    files.sweep_orphaned_files(min_age_hours=24)  # no row uses the default now
+    sweep.sweep_orphaned_files(min_age_hours=24)  # no row uses the default now
     assert default_storage.exists(default)
     assert not default_storage.exists("pictures/mine.png")
 

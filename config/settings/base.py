@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "axes",
     "core",
     "accounts",
+    "files",
     "jobs",
     "messaging",
     "maintenance",

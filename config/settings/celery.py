@@ -87,6 +87,7 @@ CELERY_TASK_QUEUES = (Queue("default"), Queue("maintenance"))
 # name tasks by their stable names (`name=` on each task), never by module path.
 CELERY_TASK_ROUTES = {
     "maintenance.*": {"queue": "maintenance"},
+    "files.*": {"queue": "maintenance"},
     "jobs.*": {"queue": "maintenance"},
     "accounts.purge_account": {"queue": "maintenance"},
     "messaging.reconcile_notifications": {"queue": "maintenance"},

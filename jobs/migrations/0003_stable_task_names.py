@@ -9,7 +9,7 @@ RENAMED = {
     "maintenance.tasks.archive_old_records": "maintenance.archive_old_records",
     "maintenance.tasks.cleanup_temporary_files": "maintenance.cleanup_temporary_files",
     "maintenance.tasks.sweep_orphaned_files": "maintenance.sweep_orphaned_files",
-    "maintenance.tasks.delete_files": "maintenance.delete_files",
+    "maintenance.tasks.delete_files": "files.delete_files",
     "maintenance.tasks.check_maintenance_jobs": "jobs.check_jobs",
     "messaging.tasks.reconcile_notifications": "messaging.reconcile_notifications",
     "messaging.tasks.create_notification": "messaging.create_notification",

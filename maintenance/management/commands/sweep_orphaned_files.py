@@ -1,6 +1,6 @@
 from jobs.commands import JobCommand
 from maintenance.cleanup import age_argument
-from maintenance.files import sweep_orphaned_files
+from maintenance.sweep import sweep_orphaned_files
 
 
 class Command(JobCommand):

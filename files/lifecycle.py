@@ -1,9 +1,11 @@
-"""Files referenced by FileFields: which fields hold them, where they are stored, and
-deleting the ones no row references any more.
+"""The file lifecycle: files referenced by FileFields, which fields hold them, where they
+are stored, and deleting the ones no row references any more (files/signals.py hands them
+over when rows go or files are replaced; files/tasks.py deletes them after the commit).
 
 The rules:
-- A file is deleted through its field's own storage, and only when no row, live or archived,
-  of a field with that same storage holds its name.
+- A file is deleted through its field's own storage, and only when no row of a field with
+  that same storage holds its name, nor a row kept elsewhere (`references_elsewhere`: the
+  archive's).
 - A field's default file (`FileField(default="...")`) is shared by design: never deleted.
 - `@keep_files` on a model (or `@keep_files("field", ...)`) leaves its files alone: they
   are never deleted from here, and still count as references.
@@ -12,22 +14,14 @@ The rules:
 """
 
 import logging
-import os
-import stat
-import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from django.apps import apps
-from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import default_storage
 from django.db import models
 from django.dispatch import Signal
 
 from core.stored import stored_row, values_before_delete
-from maintenance.cleanup import age
-from maintenance.models import ArchivedRecord
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +32,10 @@ NAMES_PER_TASK = 1000
 # Sent by the deletion (in the worker) before and after a file goes: storage=, name=.
 file_deleting = Signal()
 file_deleted = Signal()
+# Sent by `referenced` for each model with file fields (sender: the model; fields=, names=):
+# a receiver returns the names among `names` that rows kept elsewhere still hold (the
+# maintenance app's archived rows, which a restore brings back with their files).
+references_elsewhere = Signal()
 
 
 def keep_files(*args):
@@ -130,17 +128,13 @@ def referenced(names: Iterable[str], storage=default_storage) -> set[str]:
         fields = [f for f in fields if f.storage is storage]
         if not fields:
             continue
-        archived = ArchivedRecord.objects.filter(
-            content_type=ContentType.objects.get_for_model(model)
-        )
         for field in fields:
             if (default := _default_name(field)) in names:
                 found.add(default)
             live = model._base_manager.filter(**{f"{field.attname}__in": names})
             found.update(live.values_list(field.attname, flat=True))
-            # An archived row can be restored: its file must stay.
-            key = f"data__fields__{field.name}"
-            found.update(archived.filter(**{f"{key}__in": names}).values_list(key, flat=True))
+        for _, held in references_elsewhere.send(sender=model, fields=fields, names=names):
+            found.update(held or ())
     return found
 
 
@@ -154,7 +148,7 @@ def delete_unreferenced(names: Iterable[str], field: str | None = None) -> dict:
     for name in sorted(names - keep):
         try:
             if storage.exists(name):
-                _delete(storage, name)
+                delete(storage, name)
                 deleted += 1
         except Exception:
             errors += 1
@@ -162,74 +156,8 @@ def delete_unreferenced(names: Iterable[str], field: str | None = None) -> dict:
     return {"deleted": deleted, "kept_referenced": len(keep), "errors": errors}
 
 
-def _delete(storage, name: str) -> None:
+def delete(storage, name: str) -> None:
+    """Delete one file, with file_deleting and file_deleted around it."""
     file_deleting.send(sender=type(storage), storage=storage, name=name)
     storage.delete(name)
     file_deleted.send(sender=type(storage), storage=storage, name=name)
-
-
-def sweep_orphaned_files(*, min_age_hours: float = 24, dry_run: bool = False) -> dict:
-    """Delete files of the default storage (MEDIA_ROOT) that no row references and that are
-    old enough.
-
-    The age keeps uploads in flight safe (the file exists before its row commits). The
-    cleanup roots are left to cleanup_temporary_files, and the directories of other storages
-    inside MEDIA_ROOT to nobody: their names are not default-storage names. Names are checked
-    a chunk at a time, so memory does not grow with the number of rows or files.
-    """
-    min_age_hours = age(min_age_hours, "min_age_hours")
-    counts = {"checked": 0, "orphans": 0, "deleted": 0, "errors": 0}
-    for chunk in _chunks(_old_media_files(min_age_hours), NAMES_PER_TASK):
-        counts["checked"] += len(chunk)
-        orphans = sorted(set(chunk) - referenced(chunk))
-        counts["orphans"] += len(orphans)
-        for name in orphans if not dry_run else ():
-            try:
-                _delete(default_storage, name)
-                counts["deleted"] += 1
-            except OSError:
-                counts["errors"] += 1
-                logger.exception("could not delete orphaned file %s", name)
-    return counts
-
-
-def _other_storage_roots() -> set[Path]:
-    roots = set()
-    for _, fields in models_with_files():
-        for field in fields:
-            storage = field.storage
-            if storage is not default_storage and isinstance(storage, FileSystemStorage):
-                roots.add(Path(os.path.realpath(storage.location)))
-    return roots
-
-
-def _old_media_files(min_age_hours: float) -> Iterator[str]:
-    root = Path(settings.MEDIA_ROOT)
-    others = _other_storage_roots()
-    real_root = Path(os.path.realpath(root))
-    if any(real_root.is_relative_to(other) for other in others):
-        # Another storage holds MEDIA_ROOT: a name here may be one of its live files.
-        logger.warning("sweep skipped: MEDIA_ROOT lies inside another storage's directory")
-        return
-    skipped = {Path(os.path.realpath(r)) for r in settings.MAINTENANCE_CLEANUP_ROOTS} | others
-    cutoff = time.time() - min_age_hours * 3600
-    for dirpath, dirnames, filenames in os.walk(root):  # does not follow directory links
-        dirnames[:] = [
-            d for d in dirnames if Path(os.path.realpath(os.path.join(dirpath, d))) not in skipped
-        ]
-        for name in filenames:
-            path = Path(dirpath, name)
-            info = path.lstat()
-            if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-                yield path.relative_to(root).as_posix()
-
-
-def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
