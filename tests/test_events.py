@@ -436,7 +436,7 @@ SUBNET = f"169.254.{os.getpid() % 250 + 1}"
 CLIENT_ADDRESS, SERVER_ADDRESS = f"{SUBNET}.2", f"{SUBNET}.1"
 
 OPEN_STREAMS = """
-import http.client, sys, time
+import http.client, sys, threading
 port, token, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 held = []
 for _ in range(count):
@@ -445,7 +445,7 @@ for _ in range(count):
     assert connection.getresponse().status == 200
     held.append(connection)
 print("open", flush=True)
-time.sleep(600)
+threading.Event().wait()  # hold them until killed
 """
 
 
