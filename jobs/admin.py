@@ -59,7 +59,7 @@ class JobRunAdmin(admin.ModelAdmin):
             job.chart = charts.run_history_svg(job.runs)
         context = {
             **self.admin_site.each_context(request),
-            "title": _("Scheduled maintenance jobs"),
+            "title": _("Scheduled jobs"),
             "jobs": scheduled,
             "queues": overview.queue_status(),
             "opts": self.model._meta,

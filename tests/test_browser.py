@@ -333,7 +333,7 @@ def test_ops_see_each_jobs_recent_runs_and_the_queues(celery_worker, live_server
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
 
-    expect(page.get_by_role("heading", name="Scheduled maintenance jobs")).to_be_visible()
+    expect(page.get_by_role("heading", name="Scheduled jobs")).to_be_visible()
     archive = page.get_by_role("row").filter(has_text="archive old messages")
     chart = archive.get_by_role("img")
     expect(chart).to_have_attribute("aria-label", re.compile("^30 runs: 1 failed, 1 skipped"))
