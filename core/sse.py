@@ -187,8 +187,11 @@ def end_streams_of_vanished_clients() -> int:
     application their sockets: they are found among the process's descriptors (Linux).
     Returns how many listening sockets were set."""
     user_timeout_ms = 2 * settings.EVENTS_HEARTBEAT_SECONDS * 1000
+    descriptors = Path("/proc/self/fd")
+    if not descriptors.is_dir() or not hasattr(socket, "TCP_USER_TIMEOUT"):
+        return 0  # not Linux: streams end when TCP gives up
     done = 0
-    for entry in Path("/proc/self/fd").iterdir():
+    for entry in descriptors.iterdir():
         with contextlib.suppress(OSError, ValueError):
             fd = int(entry.name)
             if not stat.S_ISSOCK(os.fstat(fd).st_mode):
