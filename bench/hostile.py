@@ -21,7 +21,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
-from bench.processes import ROOT, rss_mb, start, stop  # noqa: E402
+from bench.processes import ROOT, _answers, rss_mb, start, stop  # noqa: E402
 from core import events  # noqa: E402
 from devtools.cluster import free_port  # noqa: E402
 from devtools.factories import UserFactory  # noqa: E402
@@ -120,14 +120,6 @@ def hostile_replays(user) -> list[list]:
         ["stream process RSS, MB", f"{before[1]:.0f}", f"{after[1]:.0f}"],
         ["the user's log (MEMORY USAGE), MB", f"{log / 2**20:.2f}", f"{log / 2**20:.2f}"],
     ]
-
-
-def _answers(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def main() -> None:
