@@ -15,6 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from accounts import usernames
 from accounts.models import AccountDeletion, UsernameSkeleton
+from core import outbox
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -83,20 +84,32 @@ def account_delete(*, user: User, password: str, request=None) -> None:
     With the `request`, the password is checked as a login (see password_confirm).
 
     From this commit on the user cannot log in (inactive, no usable password, so every
-    session's auth hash is stale, no token). The AccountDeletion row hands the purge to a
-    task (accounts.signals) and stays until the purge has finished, so a purge whose
-    publish was lost is found again by the reconcile job.
+    session's auth hash is stale, no token). The purge task is recorded in the outbox
+    with it; the AccountDeletion row stays until the purge has finished.
     """
     if request is not None:
         password_confirm(request=request, user=user, password=password)
     elif not user.check_password(password):
         raise ValidationError({"password": _("The password is not correct.")})
     with transaction.atomic():
-        AccountDeletion.objects.get_or_create(user=user)
+        _deletion, created = AccountDeletion.objects.get_or_create(user=user)
+        if created:
+            purge_record(user_id=user.pk)
         user.is_active = False
         user.set_unusable_password()
         user.save(update_fields=["is_active", "password"])
         Token.objects.filter(user=user).delete()
+
+
+PURGE_ACCOUNT = "accounts.purge_account"
+
+
+def purge_record(*, user_id: int) -> None:
+    """Purge this user once the current transaction commits (the outbox)."""
+    outbox.record(PURGE_ACCOUNT, {"user_id": user_id})
+
+
+outbox.task_topic(PURGE_ACCOUNT)
 
 
 def account_purge(*, user_id: int, batch_size: int | None = None) -> int:

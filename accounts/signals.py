@@ -1,5 +1,6 @@
-"""Thin receivers: a guard, then the purge handed to a task, or the open event streams told
-to re-check their credentials, once the transaction commits."""
+"""Thin receivers: a guard, then the purge recorded in the outbox (an admin's deletion of a
+user), or the open event streams told to re-check their credentials once the transaction
+commits (best effort: each stream re-checks at every heartbeat anyway)."""
 
 from functools import partial
 
@@ -10,8 +11,8 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
-from accounts import services, tasks, usernames
-from accounts.models import AccountDeletion, UsernameSkeleton
+from accounts import services, usernames
+from accounts.models import UsernameSkeleton
 from core import events
 
 User = get_user_model()
@@ -21,18 +22,12 @@ def _recheck_streams_on_commit(user_id: int) -> None:
     transaction.on_commit(partial(events.announce_recheck, user_id), robust=True)
 
 
-@receiver(post_save, sender=AccountDeletion, dispatch_uid="accounts.deletion_post_save")
-def deletion_post_save(sender, instance, created, raw=False, **kwargs):
-    if created and not raw:
-        tasks.purge_account.delay_on_commit(instance.user_id)
-
-
 @receiver(pre_delete, sender=User, dispatch_uid="accounts.user_pre_delete")
 def user_pre_delete(sender, instance, **kwargs):
     # An admin deletion: a purge removes whatever the cascade does not reach. (A purge
     # deleting its user at the end has its AccountDeletion row still: no second purge.)
     if not services.deletion_pending(instance.pk):
-        tasks.purge_account.delay_on_commit(instance.pk)
+        services.purge_record(user_id=instance.pk)
 
 
 # An open stream ends with its credential (core.sse): a logout, a new password (Django's

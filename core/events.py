@@ -59,11 +59,14 @@ def streams_key(user_id: int) -> str:
     return f"events:open:{user_id}"
 
 
-# Append; then drop the oldest events while the log holds more than ARGV[4] events, more
-# than ARGV[7] bytes of names and data (KEYS[2] keeps the sum), or events older than ARGV[5]
-# seconds, the new one always kept; keep both keys no longer than the age; announce.
+# Append (unless KEYS[3], an event's key of delivery, says it was appended already: the
+# outbox relay publishing a batch again after a crash); then drop the oldest events while
+# the log holds more than ARGV[4] events, more than ARGV[7] bytes of names and data (KEYS[2]
+# keeps the sum), or events older than ARGV[5] seconds, the new one always kept; keep both
+# keys no longer than the age; announce.
 # The announcement is "<user> <id> <previous id> <name> <data>": data (JSON) is last.
 _APPEND = """
+if KEYS[3] and not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[5]) then return false end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local prev = last[1] and last[1][1] or '0-0'
 local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2], 'd', ARGV[3], 'p', prev)
@@ -139,9 +142,27 @@ def _publisher(url: str) -> redis.Redis:
     )
 
 
-def publish(events: Iterable[tuple[int, str, dict]]) -> int:
+def once_key(key: str) -> str:
+    return f"events:once:{key}"
+
+
+def publish_typed(events: Iterable[tuple], *, raise_errors: bool = False) -> int:
+    """`publish` of declared events (core.event_types): each (user id, event), or (user id,
+    event, key of delivery)."""
+    return publish(
+        ((user_id, event.event_name, event.data(), *key) for user_id, event, *key in events),
+        raise_errors=raise_errors,
+    )
+
+
+def publish(events: Iterable[tuple], *, raise_errors: bool = False) -> int:
     """Append each (user id, event name, data) to its user's log and announce it, in one
-    round trip. Returns how many were published: 0 if Redis failed (logged, not raised).
+    round trip. Returns how many were published: 0 if Redis failed (logged, not raised,
+    unless `raise_errors`).
+
+    An event may carry a fourth item, its key of delivery: an event whose key was published
+    within the log's age is not appended again (the outbox relay's batches run again after a
+    crash between their publish and their commit).
 
     Live delivery is a convenience over the database, which holds everything: a lost event
     costs a page its live update, not data (pages reload what they show when their stream
@@ -151,16 +172,16 @@ def publish(events: Iterable[tuple[int, str, dict]]) -> int:
     if not events:
         return 0
     # The reads an event leads to (a page reloading its list) must see what it announces.
-    replicas.pin(user_id for user_id, _, _ in events)
+    replicas.pin(event[0] for event in events)
     client = _publisher(settings.EVENTS_REDIS_URL)
     for attempt in range(2):
         pipe = client.pipeline(transaction=False)
-        for user_id, name, data in events:
+        for user_id, name, data, *key in events:
+            keys = [log_key(user_id), log_bytes_key(user_id), *map(once_key, key)]
             pipe.evalsha(
                 _APPEND_SHA,
-                2,
-                log_key(user_id),
-                log_bytes_key(user_id),
+                len(keys),
+                *keys,
                 user_id,
                 name,
                 json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")),
@@ -177,6 +198,8 @@ def publish(events: Iterable[tuple[int, str, dict]]) -> int:
             with contextlib.suppress(redis.RedisError):
                 client.script_load(_APPEND)  # a new or restarted Redis: load, then again
         except redis.RedisError as error:
+            if raise_errors:
+                raise
             logger.warning("%d live events not published: %s", len(events), error)
             return 0
     return 0

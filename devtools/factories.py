@@ -28,6 +28,13 @@ class MessageFactory(factory.django.DjangoModelFactory):
     receiver = factory.SubFactory(UserFactory)
     content = factory.Sequence(lambda n: f"message {n}")
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """A message written as a send writes it (messaging.services.message_insert)."""
+        from messaging import services
+
+        return services.message_insert(model_class(*args, **kwargs))
+
 
 def maintenance_runs(job: str, statuses: list[str]) -> list[JobRun]:
     """One run of `job` a day up to today, with these statuses (succeeded ones count rows)."""

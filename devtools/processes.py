@@ -11,3 +11,8 @@ def worker_command(
     command += ["-Q", queues, "--concurrency", str(concurrency)]
     command += ["--loglevel", "INFO", "--without-mingle", "--without-gossip"]
     return command + (["-n", name] if name else [])
+
+
+def relay_command() -> list[str]:
+    """The outbox relay of the Procfile (core/outbox.py)."""
+    return [sys.executable, "manage.py", "relay_outbox"]

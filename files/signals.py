@@ -1,6 +1,6 @@
 """File receivers for every model with a FileField."""
 
-from django.db.models.signals import post_save, pre_delete, pre_save
+from django.db.models.signals import post_delete, pre_delete, pre_save
 
 from core import stored
 from files import lifecycle, tasks
@@ -8,20 +8,22 @@ from files import lifecycle, tasks
 
 def file_pre_save(sender, instance, raw=False, **kwargs):
     # Not `_state.adding`: a new instance saved with an existing primary key replaces a row.
+    # Recorded before the save: if it fails, the deletion finds the name still held.
     if raw or instance.pk is None:
         return
-    instance._replaced_files = lifecycle.replaced(instance)
-
-
-def file_post_save(sender, instance, raw=False, **kwargs):
-    if replaced := instance.__dict__.pop("_replaced_files", None):
+    if replaced := lifecycle.replaced(instance):
         tasks.delete_files_on_commit(replaced)
 
 
 def file_pre_delete(sender, instance, origin=None, **kwargs):
     # Before the delete: after it, a field the instance was loaded without cannot be read.
     if names := lifecycle.names_before_delete(instance, origin):
-        tasks.delete_files_on_commit(names)
+        tasks.gather(names, using=instance._state.db)
+
+
+def file_post_delete(sender, instance, **kwargs):
+    # The first one of a delete takes the names of all its rows: one outbox row a delete.
+    tasks.delete_files_on_commit(tasks.take_gathered(using=instance._state.db))
 
 
 def connect_file_receivers() -> None:
@@ -33,5 +35,5 @@ def connect_file_receivers() -> None:
         stored.track(model)
         uid = model._meta.label
         pre_save.connect(file_pre_save, sender=model, dispatch_uid=f"files.pre_save.{uid}")
-        post_save.connect(file_post_save, sender=model, dispatch_uid=f"files.post_save.{uid}")
         pre_delete.connect(file_pre_delete, sender=model, dispatch_uid=f"files.delete.{uid}")
+        post_delete.connect(file_post_delete, sender=model, dispatch_uid=f"files.post_delete.{uid}")

@@ -6,4 +6,7 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from messaging import signals  # noqa: F401  (connects the receivers)
+        from messaging import (
+            effects,  # noqa: F401  (declares the outbox topics the relay publishes)
+            signals,  # noqa: F401  (connects the receivers)
+        )

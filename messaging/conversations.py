@@ -1,10 +1,11 @@
 """The conversations list (models.Conversation), kept in step with the messages.
 
-Every change of messages changes it in the same transaction:
+Every change of messages changes it in its transaction, or records that it must:
 - a message saved new: `message_added`, one upsert of the pair's two rows;
 - messages read: `messages_read` lowers the reader's unread counts by what was read;
 - messages deleted or archived: their pairs are marked `stale` while the rows are there, and
-  `refresh_stale` recomputes them once the rows are gone, before the commit.
+  once the rows are gone the pairs are handed to the refresh task through the outbox
+  (messaging.effects), which recomputes them after the commit.
 A pair's rows are written in (owner, other) order, so two writers of one pair queue rather
 than deadlock. `refresh` recomputes any pairs from the messages.
 """
@@ -71,10 +72,9 @@ def stale(pairs: Iterable[Pair], using: str = DEFAULT_DB_ALIAS) -> None:
     connections[using].__dict__.setdefault("_stale_conversations", set()).update(pairs)
 
 
-def refresh_stale(using: str = DEFAULT_DB_ALIAS) -> None:
-    pairs = connections[using].__dict__.pop("_stale_conversations", None)
-    if pairs:
-        refresh(pairs, using=using)
+def take_stale(using: str = DEFAULT_DB_ALIAS) -> set[Pair]:
+    """The pairs marked `stale` in this transaction so far (then forgotten)."""
+    return connections[using].__dict__.pop("_stale_conversations", set())
 
 
 def refresh(pairs: Iterable[Pair], using: str = DEFAULT_DB_ALIAS) -> None:

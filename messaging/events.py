@@ -1,69 +1,153 @@
-"""What a user's open pages and API clients are told (core.events), by the tasks that run
-once a change has committed. The events and their data are listed in the README ("Live
-events") and in the API schema (GET /api/v1/events/)."""
+"""The live events of the messaging app, each declared once (core.event_types), and how the
+outbox relay builds them from the rows it publishes (messaging.effects).
 
-from collections import defaultdict
+The README's "Live events" table, the API schema of GET /api/v1/events/ and the pages'
+handlers (live.js) are checked against these declarations by tests/test_event_types.py.
+"""
+
+from collections.abc import Iterable
 from datetime import datetime
 
-from core import events
+from django.urls import reverse
+
+from core.event_types import EventType, Payload
 from messaging import selectors
-from messaging.api.serializers import MessageSerializer
 
 
-def message_data(message, sender_username: str) -> dict:
-    """The API's representation of a message, with its sender's name (for the page to say
-    who wrote)."""
-    return {**MessageSerializer(message).data, "sender_username": sender_username}
+class Unread(Payload):
+    """The user's unread counts after the change, as the header's badges show them."""
+
+    messages: int
+    notifications: int
 
 
-def message_sent(message_id: int, *, notification: tuple[int, datetime]) -> None:
-    """A new message: "message.received" and "notification.created" (its `notification`:
-    id, created_at) to its receiver, with their new unread counts; "message.sent" to its
-    sender (their other pages). One query: it runs for every message sent."""
-    message = selectors.message_for_event(message_id)
-    if message is None:
-        return
-    data = message_data(message, message.sender_username)
-    unread = {"messages": message.unread_messages, "notifications": message.unread_notifications}
-    notification_id, created_at = notification
-    created = {"id": notification_id, "message": message.pk, "created_at": created_at}
-    events.publish(
-        [
-            (message.receiver_id, "message.received", {"message": data, "unread": unread}),
-            (
-                message.receiver_id,
-                "notification.created",
-                {"notification": created, "unread": unread},
-            ),
-            (message.sender_id, "message.sent", {"message": data}),
-        ]
+class MessageData(Payload):
+    """A message as `/api/v1/messages/` shows it, plus its sender's name."""
+
+    id: int
+    sender: int
+    receiver: int
+    content: str
+    timestamp: datetime
+    edited: bool
+    edited_at: datetime | None
+    read: bool
+    parent_message: int | None
+    attachment: str | None
+    sender_username: str
+
+
+class NotificationData(Payload):
+    id: int
+    message: int
+    created_at: datetime
+
+
+class MessageReceived(EventType, name="message.received", to="the receiver"):
+    """A message to you."""
+
+    message: MessageData
+    unread: Unread
+
+
+class MessageSent(EventType, name="message.sent", to="the sender (their other pages)"):
+    """A message you sent, from another page or client."""
+
+    message: MessageData
+
+
+class MessageEdited(EventType, name="message.edited", to="both people"):
+    """A message of yours or to you was edited: its new content."""
+
+    message: MessageData
+
+
+class NotificationCreated(EventType, name="notification.created", to="the receiver"):
+    """A notification of a message to you."""
+
+    notification: NotificationData
+    unread: Unread
+
+
+class UnreadChanged(EventType, name="unread.changed", to="the reader"):
+    """Messages or notifications were marked read (on any page or client)."""
+
+    unread: Unread
+
+
+class MessagesDeleted(EventType, name="messages.deleted", to="each correspondent"):
+    """Messages gone with their other person's account."""
+
+    ids: list[int]
+    unread: Unread
+
+
+def message_data(message, sender_username: str) -> MessageData:
+    attachment = reverse("message-attachment", args=[message.pk]) if message.attachment else None
+    return MessageData(
+        id=message.pk,
+        sender=message.sender_id,
+        receiver=message.receiver_id,
+        content=message.content,
+        timestamp=message.timestamp,
+        edited=message.edited,
+        edited_at=message.edited_at,
+        read=message.read,
+        parent_message=message.parent_message_id,
+        attachment=attachment,
+        sender_username=sender_username,
     )
 
 
-def message_edited(message_id: int) -> None:
-    """ "message.edited" to both people of an edited message, with its new content."""
-    message = selectors.message_with_people(message_id)
-    if message is None:
-        return
-    data = {"message": message_data(message, message.sender.username)}
-    people = {message.sender_id, message.receiver_id}
-    events.publish((person, "message.edited", data) for person in people)
+def unread(counts: dict[str, int]) -> Unread:
+    return Unread(**counts)
 
 
-def unread_changed(user_id: int) -> None:
-    """ "unread.changed": the user read messages or notifications (on any page or client)."""
-    events.publish([(user_id, "unread.changed", {"unread": selectors.unread_counts(user_id)})])
+def messages_sent(message_ids: list[int]) -> Iterable[tuple[int, EventType, str]]:
+    """For each message: "message.received" to its receiver (with their unread counts) and
+    "message.sent" to its sender, keyed by (message, event) so each is appended once."""
+    for message in selectors.messages_for_events(message_ids):
+        data = message_data(message, message.sender_username)
+        counts = Unread(
+            messages=message.unread_messages, notifications=message.unread_notifications
+        )
+        received = MessageReceived(message=data, unread=counts)
+        yield message.receiver_id, received, f"received:{message.pk}"
+        yield message.sender_id, MessageSent(message=data), f"sent:{message.pk}"
 
 
-def messages_deleted(rows, *, gone_user_id: int) -> None:
-    """ "messages.deleted" to each correspondent of a user whose account is being purged:
-    the ids of the messages gone (`rows`: id, sender id, receiver id), and their counts."""
-    gone: dict[int, list[int]] = defaultdict(list)
-    for message_id, sender_id, receiver_id in rows:
-        other = receiver_id if sender_id == gone_user_id else sender_id
-        if other != gone_user_id:
-            gone[other].append(message_id)
-    events.publish(
-        (user_id, "messages.deleted", {"ids": ids, "unread": selectors.unread_counts(user_id)})
-        for user_id, ids in gone.items()
-    )
+def notifications_created(notification_ids: list[int]) -> Iterable[tuple[int, EventType, str]]:
+    """ "notification.created" to each notification's user, with their unread counts."""
+    for notification in selectors.notifications_for_events(notification_ids):
+        data = NotificationData(
+            id=notification.pk,
+            message=notification.message_id,
+            created_at=notification.created_at,
+        )
+        counts = Unread(
+            messages=notification.unread_messages,
+            notifications=notification.unread_notifications,
+        )
+        event = NotificationCreated(notification=data, unread=counts)
+        yield notification.user_id, event, f"notification:{notification.pk}"
+
+
+def messages_edited(message_ids: list[int]) -> Iterable[tuple[int, EventType]]:
+    """ "message.edited" to both people of each message, with its content as it is now."""
+    for message in selectors.messages_with_people(message_ids):
+        event = MessageEdited(message=message_data(message, message.sender.username))
+        for person in {message.sender_id, message.receiver_id}:
+            yield person, event
+
+
+def unread_changed(user_ids: Iterable[int]) -> Iterable[tuple[int, EventType]]:
+    for user_id, counts in selectors.unread_counts_of(user_ids).items():
+        yield user_id, UnreadChanged(unread=unread(counts))
+
+
+def messages_deleted(gone: dict[int, list[int]]) -> Iterable[tuple[int, EventType]]:
+    """ "messages.deleted" to each correspondent of a purged account (`gone`: user id → the
+    ids of their messages deleted)."""
+    counts = selectors.unread_counts_of(gone)
+    for user_id, ids in gone.items():
+        yield user_id, MessagesDeleted(ids=ids, unread=unread(counts[user_id]))

@@ -147,28 +147,3 @@ class MessageHistory(models.Model):
 
     def __str__(self):
         return f"version of message #{self.message_id} before {self.edited_at:%Y-%m-%d %H:%M:%S}"
-
-
-class PendingEdit(models.Model):
-    """An edit's old content until the history task has written it (the edit's outbox).
-
-    Written in the edit's transaction: the broker may lose the task (an outage, a restart
-    with nothing on disk), the database keeps this, and the reconcile job writes what is
-    left here into the history.
-    """
-
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
-    old_content = models.TextField()
-    edited_at = models.DateTimeField()
-    edited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["message", "edited_at"], name="one_pending_edit")
-        ]
-
-    def __str__(self):
-        return f"pending version of message #{self.message_id} before {self.edited_at}"

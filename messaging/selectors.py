@@ -153,12 +153,30 @@ def unread_counts(user_id: int) -> dict[str, int]:
     }
 
 
-def message_with_people(message_id: int) -> Message | None:
-    return Message.objects.select_related("sender", "receiver").filter(pk=message_id).first()
+def unread_counts_of(user_ids) -> dict[int, dict[str, int]]:
+    """`unread_counts` of several users, in one query on the primary (for live events)."""
+    user_ids = sorted(set(user_ids))
+    if not user_ids:
+        return {}
+    qn = connection.ops.quote_name
+    messages, notifications = qn(Message._meta.db_table), qn(Notification._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT u.id,
+                    (SELECT COUNT(*) FROM {messages} x WHERE x.receiver_id = u.id AND NOT x.read),
+                    (SELECT COUNT(*) FROM {notifications} n WHERE n.user_id = u.id AND NOT n.read)
+                FROM unnest(%s::bigint[]) AS u(id)""",
+            [user_ids],
+        )
+        return {row[0]: {"messages": row[1], "notifications": row[2]} for row in cursor}
 
 
-def message_for_event(message_id: int) -> Message | None:
-    """A message with `sender_username` and its receiver's `unread_messages` and
+def messages_with_people(message_ids) -> list[Message]:
+    return list(Message.objects.select_related("sender", "receiver").filter(pk__in=message_ids))
+
+
+def messages_for_events(message_ids) -> list[Message]:
+    """These messages, each with `sender_username` and its receiver's `unread_messages` and
     `unread_notifications` counts, in one query. Runs for every message sent: written out,
     it costs a quarter of the ORM's compiling of the same query (0.5 against 2.2 ms here)."""
     qn = connection.ops.quote_name
@@ -170,5 +188,20 @@ def message_for_event(message_id: int) -> Message | None:
             (SELECT COUNT(*) FROM {notifications} n
              WHERE n.user_id = m.receiver_id AND NOT n.read) AS unread_notifications
         FROM {messages} m JOIN {qn(User._meta.db_table)} s ON s.id = m.sender_id
-        WHERE m.id = %s"""
-    return next(iter(Message.objects.raw(sql, [message_id])), None)
+        WHERE m.id = ANY(%s) ORDER BY m.id"""
+    return list(Message.objects.raw(sql, [list(message_ids)]))
+
+
+def notifications_for_events(notification_ids) -> list[Notification]:
+    """These notifications, each with its user's `unread_messages` and
+    `unread_notifications` counts, in one query."""
+    qn = connection.ops.quote_name
+    messages, notifications = qn(Message._meta.db_table), qn(Notification._meta.db_table)
+    sql = f"""
+        SELECT n.*,
+            (SELECT COUNT(*) FROM {messages} x
+             WHERE x.receiver_id = n.user_id AND NOT x.read) AS unread_messages,
+            (SELECT COUNT(*) FROM {notifications} y
+             WHERE y.user_id = n.user_id AND NOT y.read) AS unread_notifications
+        FROM {notifications} n WHERE n.id = ANY(%s) ORDER BY n.id"""
+    return list(Notification.objects.raw(sql, [list(notification_ids)]))

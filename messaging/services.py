@@ -14,26 +14,17 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
-from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_redis import get_redis_connection
 
+from core import replicas
 from core.stored import stored_row
-from messaging import conversations, events, inbox_cache
-from messaging.models import (
-    Message,
-    MessageHistory,
-    Notification,
-    PendingEdit,
-)
+from messaging import conversations, effects, inbox_cache
+from messaging.models import Message, MessageHistory, Notification
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
-
-# Sent, in its transaction, when a user's messages or notifications were marked read
-# (keyword user_id): messaging.signals tells the user's open pages once it commits.
-unread_changed = Signal()
 
 
 # --- Messages -------------------------------------------------------------------------------
@@ -78,7 +69,8 @@ def message_send(
     parent_message: Message | None = None,
     attachment=None,
 ) -> Message:
-    """Save a message; its notification is created by a task once the transaction commits.
+    """Save a message, its conversation rows and its effects (its live events and its
+    notification, published by the outbox relay once this commits).
 
     Raises TooManyMessages past the sender's MESSAGE_SEND_RATE.
     """
@@ -92,10 +84,23 @@ def message_send(
     )
     try:
         with transaction.atomic():
-            message.save()
+            message_insert(message)
     except IntegrityError as error:
         # The receiver's row was deleted between validation and commit (an account purge).
         raise ValidationError({"receiver": _("This user no longer exists.")}) from error
+    return message
+
+
+def message_insert(message: Message) -> Message:
+    """Write a new message and, in the current transaction, what a send writes with it: its
+    conversation rows and its effects. (The factories of tests and benchmarks use it too.)"""
+    message.validate_for_save()
+    with transaction.atomic():
+        # bulk_create sends no signals: this function makes every effect of a send.
+        Message.objects.bulk_create([message])
+        conversations.message_added(message)
+        effects.message_sent(message.pk)
+        inbox_cache.invalidate_on_commit(message.sender_id, message.receiver_id)
     return message
 
 
@@ -106,18 +111,33 @@ def message_check_editable(*, message: Message, editor: User) -> None:
 
 
 def message_edit(*, message: Message, editor: User, content: str) -> Message:
-    """Change a message's content; the old version is kept by a task after commit."""
+    """Change a message's content; its old version is kept by the history task and both
+    people are told, once this commits (the outbox)."""
     message_check_editable(message=message, editor=editor)
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
-        locked.content = content
-        locked._editor_id = editor.pk
-        locked.save()
+        if locked.content == content:
+            return locked
+        old_content = locked.content
+        locked.content, locked.edited, locked.edited_at = content, True, timezone.now()
+        locked.validate_for_save()
+        # An update sends no signals: this function makes every effect of an edit.
+        Message.objects.filter(pk=locked.pk).update(
+            content=locked.content, edited=True, edited_at=locked.edited_at
+        )
+        effects.message_edited(
+            locked.pk,
+            old_content=old_content,
+            edited_at=locked.edited_at.isoformat(),
+            editor_id=editor.pk,
+        )
+        inbox_cache.invalidate_on_commit(locked.sender_id, locked.receiver_id)
     return locked
 
 
-def message_stage_edit(message: Message) -> None:
-    """Called before a message is saved: flag a content change and remember the old content.
+def message_edit_noticed(message: Message) -> None:
+    """A save outside `message_edit` (the admin, a script) is about to change a message's
+    content (pre_save): mark it edited and record the effects of an edit.
 
     The old content is read from the database, not from the instance, so an edit made
     through a stale instance still records what was really replaced.
@@ -130,20 +150,11 @@ def message_stage_edit(message: Message) -> None:
         return
     message.edited = True
     message.edited_at = timezone.now()
-    message._staged_edit = {
-        "old_content": old,
-        "edited_at": message.edited_at.isoformat(),
-        "editor_id": getattr(message, "_editor_id", message.sender_id),
-    }
-
-
-def history_stage(*, message: Message, old_content: str, edited_at: str, editor_id: int) -> None:
-    """Keep an edit's old content in its transaction until the history task writes it."""
-    PendingEdit.objects.create(
-        message=message,
-        old_content=old_content,
-        edited_at=datetime.fromisoformat(edited_at),
-        edited_by_id=editor_id,
+    effects.message_edited(
+        message.pk,
+        old_content=old,
+        edited_at=message.edited_at.isoformat(),
+        editor_id=message.sender_id,
     )
 
 
@@ -153,7 +164,6 @@ def history_record(
     """Write one previous version; running it twice for the same edit writes one row."""
     when = datetime.fromisoformat(edited_at)
     with transaction.atomic():
-        PendingEdit.objects.filter(message_id=message_id, edited_at=when).delete()
         if not Message.objects.filter(pk=message_id).exists():
             logger.info("message %s is gone; its history is not written", message_id)
             return None
@@ -168,20 +178,12 @@ def history_record(
     return history
 
 
-def history_reconcile(*, older_than_seconds: int) -> int:
-    """Write the versions whose history task was lost (see PendingEdit). Returns how many."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    pending = PendingEdit.objects.filter(created_at__lt=cutoff).order_by("id")
-    written = 0
-    for edit in pending.iterator():
-        history_record(
-            message_id=edit.message_id,
-            old_content=edit.old_content,
-            edited_at=edit.edited_at.isoformat(),
-            editor_id=edit.edited_by_id,
-        )
-        written += 1
-    return written
+def conversations_refresh(*, pairs: list[tuple[int, int]]) -> None:
+    """Recompute these pairs' conversation rows from their messages, and drop the cached
+    pages of their people (a cached list may have been made before the refresh)."""
+    with transaction.atomic():
+        conversations.refresh(pairs)
+        inbox_cache.invalidate_on_commit(*{user_id for pair in pairs for user_id in pair})
 
 
 def messages_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
@@ -200,48 +202,61 @@ def messages_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
         conversations.messages_read(user.pk, Counter(sender_id for _message, sender_id in rows))
         if updated:
             inbox_cache.invalidate_on_commit(user.pk)
-            unread_changed.send(sender=Message, user_id=user.pk)
+            unread_announce(user_id=user.pk)
     return updated
+
+
+def unread_announce(*, user_id: int) -> None:
+    """Tell the user's open pages and clients their new unread counts, once this commits
+    (and read them from the primary meanwhile: the replicas may not have the change)."""
+    replicas.pin_on_commit(user_id)
+    effects.unread_changed(user_id)
 
 
 # --- Notifications --------------------------------------------------------------------------
 
 
-def notification_create(*, message_id: int) -> tuple[int, datetime] | None:
-    """Notify the receiver of a message. Idempotent; nothing if the message is gone.
-
-    Runs once per message sent, so it is one statement (get_or_create took four round trips).
-    Returns the new notification's (id, created_at), or None if there was one already.
-    """
+def notifications_create(*, message_ids: list[int]) -> list[int]:
+    """Notify the receivers of these messages, and announce the new notifications (the
+    outbox). Idempotent: a message notified already, or gone, gets nothing. One statement
+    for the batch. Returns the new notifications' ids."""
     notifications = connection.ops.quote_name(Notification._meta.db_table)
     messages = connection.ops.quote_name(Message._meta.db_table)
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {notifications} (user_id, message_id, created_at, read)
-                SELECT receiver_id, id, %s, %s FROM {messages} WHERE id = %s
-                ON CONFLICT DO NOTHING RETURNING id""",
-            [connection.ops.adapt_datetimefield_value(now), False, message_id],
-        )
-        row = cursor.fetchone()
-    return (row[0], now) if row else None
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""INSERT INTO {notifications} (user_id, message_id, created_at, read)
+                    SELECT receiver_id, id, %s, false FROM {messages} WHERE id = ANY(%s)
+                    ORDER BY id ON CONFLICT DO NOTHING RETURNING id""",
+                [now, list(message_ids)],
+            )
+            created = [row[0] for row in cursor.fetchall()]
+        effects.notifications_created(created)
+    return created
+
+
+# A message younger than this may still have its notification on the way (the outbox, the
+# broker's queue): the reconcile leaves it alone.
+RECONCILE_GRACE = timedelta(minutes=5)
 
 
 def notifications_reconcile(*, batch_size: int = 1000) -> int:
-    """Create every missing notification (publishes lost to a broker outage). Returns count."""
+    """Create (and announce) every notification missing for a message older than
+    RECONCILE_GRACE: there should be none, as sends record theirs in the outbox; a count
+    above zero means some path bypassed it. Returns the count."""
     created = 0
     missing = Message.objects.filter(
-        ~Exists(Notification.objects.filter(message=OuterRef("pk"), user=OuterRef("receiver")))
+        ~Exists(Notification.objects.filter(message=OuterRef("pk"), user=OuterRef("receiver"))),
+        timestamp__lt=timezone.now() - RECONCILE_GRACE,
     )
     while True:
-        rows = list(missing.order_by("id").values_list("id", "receiver_id")[:batch_size])
-        if not rows:
+        ids = list(missing.order_by("id").values_list("id", flat=True)[:batch_size])
+        if not ids:
             return created
-        # ignore_conflicts: the regular task may create the same row meanwhile.
-        Notification.objects.bulk_create(
-            [Notification(message_id=m, user_id=u) for m, u in rows], ignore_conflicts=True
-        )
-        created += len(rows)
+        created += len(notifications_create(message_ids=ids))
+        if len(ids) < batch_size:
+            return created
 
 
 def messages_purge(*, user_id: int, batch_size: int) -> int:
@@ -266,7 +281,7 @@ def messages_purge(*, user_id: int, batch_size: int) -> int:
             # hand the attachment names to one file-deletion task per batch.
             _, per_model = Message.objects.filter(id__in=[row[0] for row in batch]).delete()
             deleted += per_model.get(Message._meta.label, 0)
-        events.messages_deleted(batch, gone_user_id=user_id)
+            effects.messages_deleted(batch, gone_user_id=user_id)
     return deleted
 
 
@@ -274,7 +289,8 @@ def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
     notifications = Notification.objects.filter(user=user, read=False)
     if ids is not None:
         notifications = notifications.filter(id__in=ids)
-    updated = notifications.update(read=True)
-    if updated:
-        unread_changed.send(sender=Notification, user_id=user.pk)
+    with transaction.atomic():
+        updated = notifications.update(read=True)
+        if updated:
+            unread_announce(user_id=user.pk)
     return updated

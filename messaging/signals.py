@@ -1,12 +1,15 @@
-"""Thin receivers: a guard, then a hand-off of ids to a task once the transaction commits."""
+"""Thin receivers, for what does not come through messaging.services (the admin, a script,
+fixtures, a cascade, the archive): a guard, then the effects recorded in the outbox
+(messaging.effects), which publishes them once the transaction commits. The services record
+their own effects and send no signals."""
 
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
 from accounts.services import user_data_purge
-from core import replicas, stored
+from core import stored
 from core.signals import post_archive, pre_archive
-from messaging import conversations, inbox_cache, selectors, services, tasks
+from messaging import conversations, effects, inbox_cache, selectors, services
 from messaging.models import Message
 
 # Before the receivers below: the row an edit replaces is read once per save (core.stored).
@@ -18,21 +21,19 @@ def message_pre_save(sender, instance, raw=False, **kwargs):
     if raw:
         return
     instance.validate_for_save()
-    services.message_stage_edit(instance)
+    services.message_edit_noticed(instance)
 
 
 @receiver(post_save, sender=Message, dispatch_uid="messaging.message_post_save")
 def message_post_save(sender, instance, created, raw=False, **kwargs):
     inbox_cache.invalidate_on_commit(instance.sender_id, instance.receiver_id)
-    if created:  # a restored message too: the list is derived from the messages
-        conversations.message_added(instance)
-    if raw:  # loaded as it was (fixtures, a restore from the archive): nothing new happened
+    if not created:
         return
-    if created:
-        tasks.create_notification.delay_on_commit(instance.pk)
-    elif edit := instance.__dict__.pop("_staged_edit", None):
-        services.history_stage(message=instance, **edit)  # kept in the edit's transaction
-        tasks.record_edit.delay_on_commit(instance.pk, **edit)
+    # A restored message too: the conversation rows are derived from the messages.
+    using = instance._state.db
+    effects.conversations_changed([(instance.sender_id, instance.receiver_id)], using=using)
+    if not raw:  # raw: loaded as it was (fixtures, the archive): nothing new happened
+        effects.message_sent(instance.pk, using=using)
 
 
 @receiver(pre_delete, sender=Message, dispatch_uid="messaging.message_pre_delete")
@@ -46,7 +47,8 @@ def message_pre_delete(sender, instance, origin=None, **kwargs):
 @receiver(post_delete, sender=Message, dispatch_uid="messaging.message_post_delete")
 def message_post_delete(sender, instance, **kwargs):
     # The first one of a delete finds all its messages gone (Django deletes, then signals).
-    conversations.refresh_stale(using=instance._state.db)
+    using = instance._state.db
+    effects.conversations_changed(conversations.take_stale(using), using=using)
 
 
 @receiver(pre_archive, sender=Message, dispatch_uid="messaging.message_pre_archive")
@@ -58,15 +60,9 @@ def message_pre_archive(sender, pks, using, **kwargs):
 
 @receiver(post_archive, sender=Message, dispatch_uid="messaging.message_post_archive")
 def message_post_archive(sender, using, **kwargs):
-    conversations.refresh_stale(using=using)
+    effects.conversations_changed(conversations.take_stale(using), using=using)
 
 
 @receiver(user_data_purge, dispatch_uid="messaging.user_data_purge")
 def user_data_purge_messages(sender, user_id, batch_size, **kwargs):
     return services.messages_purge(user_id=user_id, batch_size=batch_size)
-
-
-@receiver(services.unread_changed, dispatch_uid="messaging.unread_changed")
-def unread_changed(sender, user_id, **kwargs):
-    replicas.pin_on_commit(user_id)
-    tasks.announce_unread.delay_on_commit(user_id)

@@ -4,40 +4,50 @@ from accounts import services as account_services
 from accounts import tasks as account_tasks
 from core.tasks import legacy_name, task
 from jobs.runs import recorded_task
-from messaging import events, services
+from messaging import services
 
 # A purge left pending this long is assumed lost (its publish failed) and is enqueued again.
 PURGE_RESUME_AFTER_SECONDS = 600
-# An edit's old content still waiting this long lost its history task: written by reconcile.
-HISTORY_RECOVER_AFTER_SECONDS = 60
+
+
+@task(name="messaging.create_notifications")
+def create_notifications(message_ids: list[int]) -> int:
+    """Notify the receivers of these messages (the relay's batch of sends). Idempotent:
+    a notification that exists is not made again, nor announced again."""
+    return len(services.notifications_create(message_ids=message_ids))
 
 
 @task(name="messaging.create_notification")
 def create_notification(message_id: int) -> None:
-    if notification := services.notification_create(message_id=message_id):
-        events.message_sent(message_id, notification=notification)
+    """The one-message form, still in the queues while the previous release drains."""
+    services.notifications_create(message_ids=[message_id])
 
 
-# The old content exists nowhere else: if it cannot be published it is written inline.
-@task(name="messaging.record_edit", run_inline_if_unpublished=True)
-def record_edit(message_id: int, old_content: str, edited_at: str, editor_id: int) -> None:
-    history = services.history_record(
+@task(name="messaging.record_edit")
+def record_edit(message_id: int, old_content: str, edited_at: str, editor_id: int | None) -> None:
+    services.history_record(
         message_id=message_id, old_content=old_content, edited_at=edited_at, editor_id=editor_id
     )
-    if history is not None:
-        events.message_edited(message_id)
+
+
+@task(name="messaging.refresh_conversations")
+def refresh_conversations(pairs: list[list[int]]) -> None:
+    """Recompute these pairs' conversation rows from their messages (after a delete or an
+    archive that did not go through a service)."""
+    services.conversations_refresh(pairs=[tuple(pair) for pair in pairs])
 
 
 @task(name="messaging.announce_unread")
 def announce_unread(user_id: int) -> None:
-    events.unread_changed(user_id)
+    """Still in the queues while the previous release drains: now an outbox row."""
+    services.unread_announce(user_id=user_id)
 
 
 @recorded_task("reconcile_notifications", name="messaging.reconcile_notifications")
 def reconcile_notifications() -> dict:
-    """Create notifications, write versions and resume purges whose task was lost."""
+    """Create the notifications a path that bypassed the outbox left missing (and announce
+    them), and resume purges whose task was lost. Anything made good raises an alert."""
     created = services.notifications_reconcile()
-    versions = services.history_reconcile(older_than_seconds=HISTORY_RECOVER_AFTER_SECONDS)
     pending = account_services.account_deletions_pending(
         older_than_seconds=PURGE_RESUME_AFTER_SECONDS
     )
@@ -45,7 +55,6 @@ def reconcile_notifications() -> dict:
         account_tasks.purge_account.delay(user_id)
     return {
         "notifications_created": created,
-        "versions_recovered": versions,
         "purges_resumed": len(pending),
     }
 

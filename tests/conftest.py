@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from devtools.factories import UserFactory
-from tests.servers import UNLIMITED_SENDS, Worker
+from tests.servers import UNLIMITED_SENDS, Relay, Worker
 
 
 @pytest.hookimpl(wrapper=True)
@@ -95,12 +95,16 @@ def api(user):
 
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory, media_root):
-    """A real Celery worker process on the test database and the test broker."""
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    """A real Celery worker process on the test database and the test broker, with the
+    outbox relay that publishes its tasks."""
+    logs = tmp_path_factory.mktemp("worker")
     with django_db_blocker.unblock():
-        worker = Worker(log, MEDIA_ROOT=str(media_root)).start()
+        worker = Worker(logs / "worker.log", MEDIA_ROOT=str(media_root)).start()
+        relay = Relay(logs / "relay.log", MEDIA_ROOT=str(media_root)).start()
     try:
         yield worker.process
     finally:
+        relay.stop()
         worker.stop()
-        print(log.read_text()[-3000:])
+        print((logs / "worker.log").read_text()[-3000:])
+        print((logs / "relay.log").read_text()[-2000:])

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection
 
 from devtools import front
-from devtools.processes import worker_command
+from devtools.processes import relay_command, worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -265,6 +265,41 @@ class Worker:
 
     def kill(self) -> None:
         """SIGKILL the whole worker, children included, as a crashed machine would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Relay:
+    """The outbox relay (core/outbox.py) in a process group of its own."""
+
+    def __init__(self, log: Path, **env):
+        self.log = log
+        self.env = env
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Relay":
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                relay_command(),
+                cwd=ROOT,
+                env=subprocess_env(**self.env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for(lambda: b"outbox relay started" in self.log.read_bytes()[offset:], timeout=60)
+        return self
+
+    def kill(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 

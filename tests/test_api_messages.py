@@ -224,8 +224,8 @@ def test_conversation_lists_threads_with_that_user(api, user, other_user):
 def test_notifications_list_and_mark_read(api, user, other_user):
     first, second = MessageFactory.create_batch(2, sender=other_user, receiver=user)
     for message in (first, second):
-        services.notification_create(message_id=message.pk)
-    services.notification_create(message_id=MessageFactory().pk)
+        services.notifications_create(message_ids=[message.pk])
+    services.notifications_create(message_ids=[MessageFactory().pk])
     body = api.get("/api/v1/notifications/").json()
     assert [n["message"] for n in body["results"]] == [second.pk, first.pk]
     assert body["results"][0]["sender_username"] == other_user.username

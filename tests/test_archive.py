@@ -33,7 +33,7 @@ def old_thread(user, other_user, replies: int = 2) -> Message:
             timestamp=timezone.now(),  # recent replies still go with their old root
         )
     for message in Message.objects.all():
-        services.notification_create(message_id=message.pk)
+        services.notifications_create(message_ids=[message.pk])
     MessageHistory.objects.create(message=root, old_content="v0", edited_at=OLD)
     return root
 
@@ -41,7 +41,7 @@ def old_thread(user, other_user, replies: int = 2) -> Message:
 def test_old_rows_are_archived_with_their_cascades(user, other_user):
     root = old_thread(user, other_user)
     recent = MessageFactory(sender=user, receiver=other_user)
-    services.notification_create(message_id=recent.pk)
+    services.notifications_create(message_ids=[recent.pk])
 
     result = archive_old_records(Message, "timestamp", 365)
 

@@ -441,7 +441,7 @@ def every_page(db) -> list[str]:
     services.message_edit(message=mine, editor=me, content="first, edited")
     for n in range(25):  # a second page: the pager's links
         note = services.message_send(sender=friend, receiver=me, content=f"note {n}")
-        services.notification_create(message_id=note.pk)  # whether a worker runs or not
+        services.notifications_create(message_ids=[note.pk])  # whether a worker runs or not
     # More conversations, the newest one's last message being mine.
     ana, marc = UserFactory(username="ana"), UserFactory(username="marc")
     asked = services.message_send(sender=ana, receiver=me, content="Are the slides ready?")

@@ -15,6 +15,7 @@ from devtools.factories import MessageFactory, UserFactory
 from maintenance.utils import archive_old_records, restore_archived_records
 from messaging import conversations, services
 from messaging.models import Conversation, Message
+from tests import effects
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -82,6 +83,7 @@ def test_deleting_messages_moves_the_conversation_back_then_ends_it(user, other_
     send(other_user, user, "reply", parent=root)
 
     root.delete()  # and its reply, by cascade
+    effects.deliver()
     assert (
         kept()
         == expected()
@@ -92,6 +94,7 @@ def test_deleting_messages_moves_the_conversation_back_then_ends_it(user, other_
     )
 
     Message.objects.filter(pk=older.pk).delete()
+    effects.deliver()
     assert kept() == {}
 
 
@@ -101,6 +104,10 @@ def test_one_delete_of_many_pairs_refreshes_each_pair(user):
         send(person, user, "one")
         send(user, person, "two")
     Message.objects.filter(content="two").delete()
+    assert effects.recorded("messaging.refresh_conversations")[0][1]["pairs"] == sorted(
+        [sorted([user.pk, person.pk]) for person in people]
+    )
+    effects.deliver()
     assert kept() == expected()
     assert len(kept()) == 8
 
@@ -122,6 +129,8 @@ def test_archived_messages_leave_the_list_and_the_cached_list_says_so(
 
     with django_capture_on_commit_callbacks(execute=True):
         archive_old_records(Message, "timestamp", 365)
+    with django_capture_on_commit_callbacks(execute=True):
+        effects.deliver()
 
     listed = api.get(CONVERSATIONS).json()["results"]
     assert [(c["user"]["id"], c["unread_count"], c["last_message"]["id"]) for c in listed] == [
@@ -131,6 +140,8 @@ def test_archived_messages_leave_the_list_and_the_cached_list_says_so(
 
     with django_capture_on_commit_callbacks(execute=True):
         restore_archived_records(model=Message)
+    with django_capture_on_commit_callbacks(execute=True):
+        effects.deliver()
     assert kept() == expected()
     assert len(api.get(CONVERSATIONS).json()["results"]) == 2
 

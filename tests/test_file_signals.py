@@ -4,14 +4,14 @@ import os
 import time
 
 import pytest
-from celery import current_app
 from django.apps import apps
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection, models, transaction
-from django.db.models.signals import post_save, pre_delete, pre_save
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.test.utils import CaptureQueriesContext
 
+from core import outbox
 from devtools.factories import MessageFactory
 from files import lifecycle as files
 from files import signals
@@ -19,6 +19,7 @@ from maintenance import sweep
 from maintenance.models import ArchivedRecord
 from messaging import inbox_cache
 from messaging.models import Message
+from tests import effects
 from tests.servers import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -30,40 +31,39 @@ def with_file(name: str = "doc.txt", **kwargs) -> Message:
     return message
 
 
-def deletions(published) -> list[list[str]]:
-    return [args[0] for name, args, _ in published if name == "files.delete_files"]
+def deletions() -> list[list[str]]:
+    """The names of each deletion task the relay would publish for what is recorded now."""
+    payloads = [payload for _, payload in effects.recorded("files.delete_files")]
+    calls = outbox.topics()["files.delete_files"].task_calls(payloads)
+    return [args[0] for args, _ in calls]
 
 
-def test_deleting_a_row_hands_its_file_to_a_task_after_commit(
-    django_capture_on_commit_callbacks, published
-):
+def test_deleting_a_row_records_its_file_for_the_deletion_task():
     message = with_file()
     name = message.attachment.name
-    with django_capture_on_commit_callbacks(execute=True):
-        message.delete()
-    assert deletions(published) == [[name]]
-    files.delete_unreferenced([name])  # what the task does (a worker may have done it already)
+    message.delete()
+    assert deletions() == [[name]]
+    assert default_storage.exists(name)  # until the task runs, after the commit
+    effects.deliver()
     assert not default_storage.exists(name)
 
 
-def test_replacing_a_file_hands_the_old_one_over(django_capture_on_commit_callbacks, published):
+def test_replacing_a_file_hands_the_old_one_over():
     message = with_file("old.txt")
     old = message.attachment.name
-    with django_capture_on_commit_callbacks(execute=True):
-        message.attachment.save("new.txt", ContentFile(b"new"), save=True)
-    assert deletions(published) == [[old]]
+    message.attachment.save("new.txt", ContentFile(b"new"), save=True)
+    assert deletions() == [[old]]
 
 
-def test_clearing_a_file_hands_it_over(django_capture_on_commit_callbacks, published):
+def test_clearing_a_file_hands_it_over():
     message = with_file()
     old = message.attachment.name
-    with django_capture_on_commit_callbacks(execute=True):
-        message.attachment = ""
-        message.save()
-    assert deletions(published) == [[old]]
+    message.attachment = ""
+    message.save()
+    assert deletions() == [[old]]
 
 
-def test_rollback_deletes_nothing(django_capture_on_commit_callbacks, published):
+def test_rollback_deletes_nothing():
     message = with_file()
 
     def delete_then_fail():
@@ -71,17 +71,15 @@ def test_rollback_deletes_nothing(django_capture_on_commit_callbacks, published)
             message.delete()
             raise RuntimeError
 
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):
         delete_then_fail()
-    assert deletions(published) == []
+    assert deletions() == []
     assert default_storage.exists(message.attachment.name)
 
 
-def test_rolled_back_savepoint_keeps_its_file_out_of_the_batch(
-    django_capture_on_commit_callbacks, published
-):
+def test_rolled_back_savepoint_keeps_its_file_out_of_the_batch():
     kept, dropped = with_file("kept.txt"), with_file("dropped.txt")
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+    with transaction.atomic():
         dropped.delete()
         try:
             with transaction.atomic():
@@ -89,7 +87,7 @@ def test_rolled_back_savepoint_keeps_its_file_out_of_the_batch(
                 raise RuntimeError
         except RuntimeError:
             pass
-    assert deletions(published) == [[dropped.attachment.name]]
+    assert deletions() == [[dropped.attachment.name]]
 
 
 def test_a_file_another_row_references_is_kept():
@@ -101,9 +99,7 @@ def test_a_file_another_row_references_is_kept():
     assert default_storage.exists(name)
 
 
-def test_a_bulk_deletion_makes_one_task_per_thousand_names(
-    django_capture_on_commit_callbacks, published
-):
+def test_a_bulk_deletion_makes_one_task_per_thousand_names():
     sender, receiver = MessageFactory().sender, MessageFactory().receiver
     Message.objects.bulk_create(
         [
@@ -111,9 +107,9 @@ def test_a_bulk_deletion_makes_one_task_per_thousand_names(
             for i in range(2500)
         ]
     )
-    with django_capture_on_commit_callbacks(execute=True):
-        Message.objects.filter(attachment__startswith="bulk/").delete()
-    assert [len(batch) for batch in deletions(published)] == [1000, 1000, 500]
+    Message.objects.filter(attachment__startswith="bulk/").delete()
+    assert len(effects.recorded("files.delete_files")) == 1
+    assert [len(batch) for batch in deletions()] == [1000, 1000, 500]
 
 
 def age(path, hours: float):
@@ -213,8 +209,8 @@ def test_saving_over_a_row_by_primary_key_deletes_the_file_it_replaced(celery_wo
 
 
 # --- Storages, default files, opting out, signals (items 14 to 16) ---------------------------
-# A model made for each test, with its table: the deletion's logic runs in this process
-# (eager tasks), since the worker does not know the model.
+# A model made for each test, with its table: the deletions run in this process
+# (tests.effects.deliver), since the worker does not know the model.
 
 
 @pytest.fixture
@@ -238,14 +234,11 @@ def file_models(media_root):
         for model in classes.values():
             editor.create_model(model)
     signals.connect_file_receivers()
-    always_eager = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = True
     try:
         yield classes["Doc"], classes["KeptDoc"], private
     finally:
-        current_app.conf.task_always_eager = always_eager
         for model in classes.values():
-            for signal in (pre_save, post_save, pre_delete):
+            for signal in (pre_save, post_save, pre_delete, post_delete):
                 for uid in [r[0][0] for r in signal.receivers if r[0][1] == id(model)]:
                     signal.disconnect(sender=model, dispatch_uid=uid)
         with connection.schema_editor() as editor:
@@ -264,6 +257,7 @@ def test_each_field_deletes_through_its_own_storage(file_models):
     assert own == same_name_in_default == "report.txt"
     doc = doc_model.objects.create(own=own)
     doc.delete()
+    effects.deliver()
     assert not private.exists(own)
     assert default_storage.exists(same_name_in_default)
 
@@ -291,6 +285,7 @@ def test_a_default_file_is_never_deleted(file_models):
     first.save()  # the default replaced
     second.delete()  # a row with the default deleted
     first.delete()
+    effects.deliver()
     age(default_storage.path(default), 48)
     sweep.sweep_orphaned_files(min_age_hours=24)  # no row uses the default now
     assert default_storage.exists(default)
@@ -302,6 +297,7 @@ def test_opted_out_files_stay_and_deletions_are_announced(file_models):
     doc_model, kept_model, _ = file_models
     kept = default_storage.save("kept/contract.pdf", ContentFile(b"pdf"))
     kept_model.objects.create(plain=kept).delete()
+    effects.deliver()
     assert default_storage.exists(kept)
 
     announced = []
@@ -318,6 +314,7 @@ def test_opted_out_files_stay_and_deletions_are_announced(file_models):
     try:
         gone = default_storage.save("plain/gone.txt", ContentFile(b"x"))
         doc_model.objects.create(plain=gone).delete()
+        effects.deliver()
     finally:
         files.file_deleting.disconnect(before)
         files.file_deleted.disconnect(after)

@@ -1,5 +1,7 @@
 """The logic of the messaging tasks and services, called directly."""
 
+from datetime import timedelta
+
 import psycopg
 import pytest
 from django.core.exceptions import ValidationError
@@ -8,10 +10,11 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import AccountDeletion
+from core.models import OutboxRow
 from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from messaging import services, tasks
 from messaging.models import Message, MessageHistory, Notification
-from tests import servers
+from tests import effects, servers
 
 pytestmark = pytest.mark.django_db
 
@@ -108,7 +111,7 @@ def test_purge_removes_everything_of_the_user_and_nothing_else(user, other_user)
     reply = MessageFactory(sender=other_user, receiver=user, parent_message=theirs[0])
     kept = MessageFactory(sender=other_user, receiver=third)
     for message in [*theirs, reply, kept]:
-        services.notification_create(message_id=message.pk)
+        services.notifications_create(message_ids=[message.pk])
     services.history_record(
         message_id=theirs[1].pk,
         old_content="x",
@@ -125,12 +128,18 @@ def test_purge_removes_everything_of_the_user_and_nothing_else(user, other_user)
     assert not type(user).objects.filter(pk=user.pk).exists()
 
 
-def test_reconcile_creates_exactly_the_missing_notifications():
-    messages = MessageFactory.create_batch(5)
-    services.notification_create(message_id=messages[0].pk)
+def test_reconcile_creates_exactly_the_missing_notifications_and_announces_them():
+    old = timezone.now() - services.RECONCILE_GRACE - timedelta(seconds=1)
+    messages = MessageFactory.create_batch(5, timestamp=old)
+    recent = MessageFactory()  # its notification may still be on its way: left alone
+    services.notifications_create(message_ids=[messages[0].pk])
+    OutboxRow.objects.all().delete()  # as if a path had bypassed the outbox
     assert services.notifications_reconcile(batch_size=2) == 4
     assert Notification.objects.count() == 5
+    assert not Notification.objects.filter(message=recent).exists()
     assert services.notifications_reconcile() == 0
+    announced = [p["ids"] for _, p in effects.recorded("messaging.notifications_created")]
+    assert [len(ids) for ids in announced] == [2, 2]  # a row for each batch
 
 
 @pytest.mark.django_db(transaction=True)

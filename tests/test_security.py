@@ -25,7 +25,7 @@ def world(user, other_user):
         content="ours",
         attachment=ContentFile(b"file", name="f.txt"),
     )
-    services.notification_create(message_id=message.pk)
+    services.notifications_create(message_ids=[message.pk])
     return {
         "sender": user,
         "receiver": other_user,

@@ -44,7 +44,7 @@ def test_mark_as_read_ignores_other_users_messages(user, other_user):
     mine = MessageFactory.create_batch(2, receiver=user)
     theirs = MessageFactory(receiver=other_user)
     for message in [*mine, theirs]:
-        services.notification_create(message_id=message.pk)
+        services.notifications_create(message_ids=[message.pk])
 
     updated = services.messages_mark_read(user=user, ids=[mine[0].pk, theirs.pk])
 

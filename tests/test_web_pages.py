@@ -140,7 +140,7 @@ def test_only_the_sender_can_edit(client, user, other_user):
 
 def test_notifications_mark_one_and_all_read(web, user, other_user):
     for message in MessageFactory.create_batch(2, sender=other_user, receiver=user):
-        services.notification_create(message_id=message.pk)
+        services.notifications_create(message_ids=[message.pk])
     first = Notification.objects.filter(user=user).first()
     assert web.get("/badge/").json() == {"messages": 2, "notifications": 2}
     web.post(f"/notifications/{first.pk}/read/")

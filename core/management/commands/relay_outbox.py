@@ -1,0 +1,10 @@
+from django.core.management.base import BaseCommand
+
+from core import outbox
+
+
+class Command(BaseCommand):
+    help = "Publish the outbox as it commits (core/outbox.py); run one or more, anywhere."
+
+    def handle(self, *args, **options):
+        outbox.Relay().run()

@@ -1,0 +1,139 @@
+"""What follows a write of the messaging app: the outbox topics it records (in the write's
+transaction, core.outbox) and what the relay publishes for each.
+
+| topic | recorded by | the relay publishes |
+| --- | --- | --- |
+| `messaging.message_sent` | a send | "message.received", "message.sent" |
+| `messaging.create_notifications` | a send | one notification task for a batch |
+| `messaging.notifications_created` | that task, with its rows | "notification.created" |
+| `messaging.record_edit` | an edit (the old content) | the history task |
+| `messaging.message_edited` | an edit | "message.edited" |
+| `messaging.unread_changed` | marking read | "unread.changed" |
+| `messaging.messages_deleted` | each batch of a purge | "messages.deleted" |
+| `messaging.refresh_conversations` | a delete or archive outside the services | a refresh task |
+"""
+
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
+
+from core import events as live
+from core import outbox
+from messaging import events
+
+MESSAGE_SENT = "messaging.message_sent"
+NOTIFICATIONS_CREATED = "messaging.notifications_created"
+MESSAGE_EDITED = "messaging.message_edited"
+UNREAD_CHANGED = "messaging.unread_changed"
+MESSAGES_DELETED = "messaging.messages_deleted"
+# Tasks (messaging/tasks.py) the relay publishes.
+CREATE_NOTIFICATIONS = "messaging.create_notifications"
+RECORD_EDIT = "messaging.record_edit"
+REFRESH_CONVERSATIONS = "messaging.refresh_conversations"
+
+
+# --- Recording (inside the write's transaction) --------------------------------------------
+
+
+def message_sent(message_id: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """A new message: its live events, and its notification."""
+    payload = {"message_id": message_id}
+    outbox.record_many([(MESSAGE_SENT, payload), (CREATE_NOTIFICATIONS, payload)], using=using)
+
+
+def notifications_created(notification_ids: list[int]) -> None:
+    if notification_ids:
+        outbox.record(NOTIFICATIONS_CREATED, {"ids": notification_ids})
+
+
+def message_edited(
+    message_id: int, *, old_content: str, edited_at: str, editor_id: int | None
+) -> None:
+    """An edit: the old version for the history task, and the live event of the new one."""
+    edit = {
+        "message_id": message_id,
+        "old_content": old_content,
+        "edited_at": edited_at,
+        "editor_id": editor_id,
+    }
+    outbox.record_many([(RECORD_EDIT, edit), (MESSAGE_EDITED, {"message_id": message_id})])
+
+
+def unread_changed(user_id: int) -> None:
+    outbox.record(UNREAD_CHANGED, {"user_id": user_id})
+
+
+def messages_deleted(rows, *, gone_user_id: int) -> None:
+    """Messages deleted with a purged account (`rows`: id, sender id, receiver id): their
+    ids to each correspondent."""
+    gone: dict[int, list[int]] = defaultdict(list)
+    for message_id, sender_id, receiver_id in rows:
+        other = receiver_id if sender_id == gone_user_id else sender_id
+        if other != gone_user_id:
+            gone[other].append(message_id)
+    if gone:
+        outbox.record(MESSAGES_DELETED, {"gone": {str(k): v for k, v in gone.items()}})
+
+
+def conversations_changed(pairs, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Messages of these pairs were deleted or archived outside the services."""
+    if pairs:
+        payload = {"pairs": sorted([list(pair) for pair in pairs])}
+        outbox.record(REFRESH_CONVERSATIONS, payload, using=using)
+
+
+# --- Publishing (the relay) -----------------------------------------------------------------
+
+
+def _publish(typed) -> None:
+    live.publish_typed(typed, raise_errors=True)
+
+
+@outbox.topic(MESSAGE_SENT)
+def _message_sent(rows: list[outbox.Row]) -> None:
+    ids = [row.payload["message_id"] for row in rows]
+    _publish(events.messages_sent(ids))
+
+
+@outbox.topic(NOTIFICATIONS_CREATED)
+def _notifications_created(rows: list[outbox.Row]) -> None:
+    _publish(events.notifications_created([i for row in rows for i in row.payload["ids"]]))
+
+
+@outbox.topic(MESSAGE_EDITED)
+def _message_edited(rows: list[outbox.Row]) -> None:
+    by_message = {row.payload["message_id"]: row for row in rows}
+    keyed = [
+        (person, event, by_message[event.message.id].key(person))
+        for person, event in events.messages_edited(list(by_message))
+    ]
+    _publish(keyed)
+
+
+@outbox.topic(UNREAD_CHANGED)
+def _unread_changed(rows: list[outbox.Row]) -> None:
+    # The counts as they are now: one event per reader, however many rows they have.
+    _publish(events.unread_changed(row.payload["user_id"] for row in rows))
+
+
+@outbox.topic(MESSAGES_DELETED)
+def _messages_deleted(rows: list[outbox.Row]) -> None:
+    for row in rows:
+        gone = {int(user_id): ids for user_id, ids in row.payload["gone"].items()}
+        keyed = [(u, event, row.key(u)) for u, event in events.messages_deleted(gone)]
+        _publish(keyed)
+
+
+def _notification_calls(payloads: list[dict]):
+    yield ([p["message_id"] for p in payloads],), {}
+
+
+outbox.task_topic(
+    CREATE_NOTIFICATIONS,
+    calls=_notification_calls,
+    linger=settings.OUTBOX_TASK_LINGER_SECONDS,
+    batch=500,
+)
+outbox.task_topic(RECORD_EDIT)
+outbox.task_topic(REFRESH_CONVERSATIONS)
