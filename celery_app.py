@@ -4,10 +4,10 @@ import os
 
 from celery import Celery
 
-# Must precede Celery(): with Django configured, tasks get delay_on_commit (core.tasks).
+# Must precede Celery(): with Django configured, tasks are Django tasks (core.tasks).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("platform", task_cls="core.tasks:PublishSafeTask")
+app = Celery("platform", task_cls="core.tasks:OutboxTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

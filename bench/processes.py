@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from devtools.processes import worker_command
+from devtools.processes import relay_command, worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -76,14 +76,30 @@ def _answers(port: int) -> bool:
 
 
 def celery_worker(name: str = "worker", **extra_env) -> subprocess.Popen:
+    """A Celery worker, and beside it the outbox relay that publishes its tasks (as the
+    Procfile runs them): `.relay` of the process returned, stopped with it."""
     log = LOGS / f"{name}.log"
     command = worker_command(concurrency=os.cpu_count() or 2)
-    return start(
+    worker = start(
         name, command, lambda: log.exists() and b" ready." in log.read_bytes(), **extra_env
+    )
+    worker.relay = relay(f"{name}-relay", **extra_env)
+    return worker
+
+
+def relay(name: str = "relay", **extra_env) -> subprocess.Popen:
+    log = LOGS / f"{name}.log"
+    return start(
+        name,
+        relay_command(),
+        lambda: log.exists() and b"outbox relay started" in log.read_bytes(),
+        **{"LOG_LEVEL": "INFO", **extra_env},
     )
 
 
 def stop(process: subprocess.Popen) -> None:
+    if (sidecar := getattr(process, "relay", None)) is not None:
+        stop(sidecar)
     process.terminate()
     try:
         process.wait(timeout=20)

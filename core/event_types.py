@@ -54,7 +54,44 @@ def validate(name: str, data: dict) -> EventType:
     return _DECLARED[name].model_validate(data)
 
 
-class StreamReset(EventType, name="stream.reset", to="the stream's client"):
+class StreamReset(EventType, name="stream.reset", to="a client that came back too late"):
     """Events were missed and cannot be replayed: reload what you show."""
 
     reason: str
+
+
+def describe() -> str:
+    """The declared events as a Markdown list (the API's description of the stream)."""
+    lines = []
+    for name, event in _DECLARED.items():
+        fields = ", ".join(f"`{field}`" for field in event.model_fields)
+        lines.append(f"- `{name}` (to {event.receivers}): {{{fields}}}. {event.__doc__}")
+    return "\n".join(lines)
+
+
+def schema_name(event: type[EventType]) -> str:
+    return f"{event.__name__}Event"
+
+
+def add_to_schema(result, generator, request, public):
+    """drf-spectacular postprocessing hook: each declared event's data as a component
+    (`<Class>Event`), and the stream's `text/event-stream` response as one of them."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    refs = []
+    for event in _DECLARED.values():
+        schema = event.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        schema["description"] = f"`event: {event.event_name}`, to {event.receivers}. " + (
+            event.__doc__ or ""
+        )
+        components[schema_name(event)] = schema
+        refs.append({"$ref": f"#/components/schemas/{schema_name(event)}"})
+    for path, operations in result.get("paths", {}).items():
+        if not path.endswith("/events/"):
+            continue
+        for operation in operations.values():
+            content = operation.get("responses", {}).get("200", {}).get("content", {})
+            if "text/event-stream" in content:
+                content["text/event-stream"]["schema"] = {"oneOf": refs}
+    return result

@@ -8,7 +8,7 @@ comes back with the id of the last event it saw reads what it missed from the lo
 
 Every event records the id of the event before it in its user's log, so a reader can tell
 when the log no longer holds what it missed (trimmed, or lost with a Redis restart): the
-stream then says so (RESET) and the client reloads what it shows.
+stream then says so (`stream.reset`) and the client reloads what it shows.
 """
 
 import asyncio
@@ -33,8 +33,6 @@ from core import redis_health, redis_urls, replicas
 
 logger = logging.getLogger(__name__)
 
-# The event a stream sends when it cannot replay what the client missed.
-RESET = "stream.reset"
 # Ids are Redis stream ids: "<milliseconds>-<sequence>".
 # ASCII digits only: \d would take "²" or "٣", which Redis refuses as an id.
 EVENT_ID = re.compile(r"[0-9]{1,15}-[0-9]{1,15}")
@@ -166,7 +164,7 @@ def publish(events: Iterable[tuple], *, raise_errors: bool = False) -> int:
 
     Live delivery is a convenience over the database, which holds everything: a lost event
     costs a page its live update, not data (pages reload what they show when their stream
-    comes back; API clients are sent RESET when the log cannot replay).
+    comes back; API clients are sent `stream.reset` when the log cannot replay).
     """
     events = list(events)
     if not events:

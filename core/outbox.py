@@ -141,6 +141,15 @@ def oldest_age_seconds(using: str = DEFAULT_DB_ALIAS) -> float:
     return (timezone.now() - oldest).total_seconds() if oldest else 0.0
 
 
+def health() -> dict:
+    """For /healthz: rows waiting, the age of the oldest, and "late" once it is older than
+    OUTBOX_ALERT_AGE_SECONDS (the relay is down, or the broker has been for that long)."""
+    depth, oldest = backlog()
+    age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    late = age > settings.OUTBOX_ALERT_AGE_SECONDS
+    return {"status": "late" if late else "ok", "depth": depth, "oldest_seconds": round(age, 1)}
+
+
 @dataclass
 class Drained:
     published: int = 0

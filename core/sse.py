@@ -18,7 +18,8 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from core.events import RECHECK, RESET, Hub, Listener, Replay, position
+from core.event_types import StreamReset
+from core.events import RECHECK, Hub, Listener, Replay, position
 
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -160,7 +161,8 @@ async def _replay(send, replay: Replay, last: str | None) -> str | None:
     if replay.reset:
         # Its id moves the client past what is lost; the client reloads what it shows.
         head = f"id: {replay.latest}\n" if replay.latest else ""
-        await _body(send, f'{head}event: {RESET}\ndata: {{"reason":"events missed"}}\n\n'.encode())
+        data = StreamReset(reason="events missed").model_dump_json()
+        await _body(send, f"{head}event: {StreamReset.event_name}\ndata: {data}\n\n".encode())
         return replay.latest or last
     for event in replay.events:
         await _body(send, event.encode())

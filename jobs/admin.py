@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy
 from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import OperationalError
 
+from core import outbox
 from jobs import charts, overview
 from jobs.models import Alert, JobRun
 
@@ -62,6 +63,7 @@ class JobRunAdmin(admin.ModelAdmin):
             "title": _("Scheduled jobs"),
             "jobs": scheduled,
             "queues": overview.queue_status(),
+            "outbox": outbox.health(),
             "opts": self.model._meta,
             "can_run": request.user.has_perm("django_celery_beat.change_periodictask"),
         }

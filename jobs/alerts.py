@@ -77,6 +77,12 @@ def alert_missed(*, job: str, name: str, due, key: str, hint: str) -> Alert | No
     )
 
 
+def alert_condition(*, key: str, job: str, subject: str, body: str) -> Alert | None:
+    """Record an alert about a state ops must look at (an outbox that is late, a sweep that
+    had to make something good), once per `key`. Subject and body come translated."""
+    return _record(key=key, kind=Alert.Kind.CONDITION, job=job, subject=subject[:200], body=body)
+
+
 def _record(**fields) -> Alert | None:
     try:
         with transaction.atomic():

@@ -52,6 +52,7 @@ class Alert(models.Model):
     class Kind(models.TextChoices):
         FAILED = "failed", "run failed"
         MISSED = "missed", "job did not run"
+        CONDITION = "condition", "condition to look at"
 
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -16,6 +16,7 @@ from django_celery_beat.models import PeriodicTask
 from django_redis import get_redis_connection
 
 from celery_app import app
+from core.models import OutboxRow
 from jobs import alerts
 from jobs.models import JobRun, ScheduleWatch
 from jobs.overview import job_name, last_due
@@ -35,6 +36,7 @@ def run_checks(now: datetime | None = None) -> dict:
         "lost_runs": close_lost_runs(now),
         "failed_alerts": alert_failed_runs(now),
         "missed_alerts": check_schedules(now),
+        "outbox_alerts": check_outbox(now),
     }
     counts["alerts_sent"] = alerts.deliver_pending()
     return counts
@@ -96,6 +98,34 @@ def check_schedules(now: datetime) -> int:
         )
         created += alert is not None
     return created
+
+
+def check_outbox(now: datetime) -> int:
+    """Alert when the oldest undelivered outbox row is older than OUTBOX_ALERT_AGE_SECONDS
+    (once per oldest row: a relay that stays down is one alert, not one per check)."""
+    oldest = OutboxRow.objects.order_by("id").values_list("id", "created_at", "topic").first()
+    if oldest is None:
+        return 0
+    row_id, created_at, topic = oldest
+    age = (now - created_at).total_seconds()
+    if age <= settings.OUTBOX_ALERT_AGE_SECONDS:
+        return 0
+    depth = OutboxRow.objects.count()
+    with translation.override(settings.LANGUAGE_CODE):
+        facts = {"seconds": int(age), "depth": depth, "topic": topic}
+        subject = _("The outbox is late: its oldest row waits for %(seconds)d s") % facts
+        body = (
+            _(
+                "%(depth)d effects of committed writes are waiting for the outbox relay; the "
+                "oldest (%(topic)s) for %(seconds)d s. Is `manage.py relay_outbox` running, and "
+                "does the broker answer? Nothing is lost: the rows are published once it does."
+            )
+            % facts
+        )
+    alert = alerts.alert_condition(
+        key=f"outbox-late:{row_id}", job="outbox", subject=subject, body=body
+    )
+    return 1 if alert else 0
 
 
 def watch(task: PeriodicTask, now: datetime) -> ScheduleWatch:

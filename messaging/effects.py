@@ -7,7 +7,7 @@ transaction, core.outbox) and what the relay publishes for each.
 | `messaging.create_notifications` | a send | one notification task for a batch |
 | `messaging.notifications_created` | that task, with its rows | "notification.created" |
 | `messaging.record_edit` | an edit (the old content) | the history task |
-| `messaging.message_edited` | an edit | "message.edited" |
+| `messaging.message_edited` | that task, with the version | "message.edited" |
 | `messaging.unread_changed` | marking read | "unread.changed" |
 | `messaging.messages_deleted` | each batch of a purge | "messages.deleted" |
 | `messaging.refresh_conversations` | a delete or archive outside the services | a refresh task |
@@ -50,14 +50,19 @@ def notifications_created(notification_ids: list[int]) -> None:
 def message_edited(
     message_id: int, *, old_content: str, edited_at: str, editor_id: int | None
 ) -> None:
-    """An edit: the old version for the history task, and the live event of the new one."""
+    """An edit: its old version, for the history task (which announces the edit once the
+    version is written, so that a page reloading on the event finds it: `edit_recorded`)."""
     edit = {
         "message_id": message_id,
         "old_content": old_content,
         "edited_at": edited_at,
         "editor_id": editor_id,
     }
-    outbox.record_many([(RECORD_EDIT, edit), (MESSAGE_EDITED, {"message_id": message_id})])
+    outbox.record(RECORD_EDIT, edit)
+
+
+def edit_recorded(message_id: int) -> None:
+    outbox.record(MESSAGE_EDITED, {"message_id": message_id})
 
 
 def unread_changed(user_id: int) -> None:

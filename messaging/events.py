@@ -50,7 +50,7 @@ class MessageReceived(EventType, name="message.received", to="the receiver"):
     unread: Unread
 
 
-class MessageSent(EventType, name="message.sent", to="the sender (their other pages)"):
+class MessageSent(EventType, name="message.sent", to="the sender (their other pages and clients)"):
     """A message you sent, from another page or client."""
 
     message: MessageData
@@ -75,7 +75,9 @@ class UnreadChanged(EventType, name="unread.changed", to="the reader"):
     unread: Unread
 
 
-class MessagesDeleted(EventType, name="messages.deleted", to="each correspondent"):
+class MessagesDeleted(
+    EventType, name="messages.deleted", to="each correspondent of a deleted account"
+):
     """Messages gone with their other person's account."""
 
     ids: list[int]

@@ -111,8 +111,8 @@ def message_check_editable(*, message: Message, editor: User) -> None:
 
 
 def message_edit(*, message: Message, editor: User, content: str) -> Message:
-    """Change a message's content; its old version is kept by the history task and both
-    people are told, once this commits (the outbox)."""
+    """Change a message's content; once this commits its old version is kept by the history
+    task, which then tells both people (the outbox)."""
     message_check_editable(message=message, editor=editor)
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
@@ -167,7 +167,7 @@ def history_record(
         if not Message.objects.filter(pk=message_id).exists():
             logger.info("message %s is gone; its history is not written", message_id)
             return None
-        history, _ = MessageHistory.objects.get_or_create(
+        history, created = MessageHistory.objects.get_or_create(
             message_id=message_id,
             edited_at=when,
             defaults={
@@ -175,6 +175,8 @@ def history_record(
                 "edited_by_id": editor_id if User.objects.filter(pk=editor_id).exists() else None,
             },
         )
+        if created:
+            effects.edit_recorded(message_id)
     return history
 
 

@@ -1,8 +1,13 @@
 """Celery tasks of the messaging app. Each takes ids, refetches, and is safe to run twice."""
 
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
 from accounts import services as account_services
 from accounts import tasks as account_tasks
 from core.tasks import legacy_name, task
+from jobs import alerts
 from jobs.runs import recorded_task
 from messaging import services
 
@@ -53,10 +58,28 @@ def reconcile_notifications() -> dict:
     )
     for user_id in pending:
         account_tasks.purge_account.delay(user_id)
+    if created:
+        alert_made_good(created)
     return {
         "notifications_created": created,
         "purges_resumed": len(pending),
     }
+
+
+def alert_made_good(created: int) -> None:
+    """Every send records its notification in the outbox: a notification the sweep had to
+    make means a path bypassed it (a bug to find), so ops hear of it, once an hour."""
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("The reconcile sweep made %(count)d notifications good") % {"count": created}
+        body = _(
+            "%(count)d messages older than five minutes had no notification. Sends record "
+            "theirs in the outbox, so some path wrote messages without it (a script, a bulk "
+            "insert?). Their notifications are made and announced now."
+        ) % {"count": created}
+    hour = timezone.now().strftime("%Y-%m-%dT%H")
+    alerts.alert_condition(
+        key=f"reconcile-made-good:{hour}", job="reconcile_notifications", subject=subject, body=body
+    )
 
 
 # Messages of the previous release, published under module paths (jobs 0003 renamed them).

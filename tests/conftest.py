@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from devtools.factories import UserFactory
-from tests.servers import UNLIMITED_SENDS, Relay, Worker
+from tests.servers import UNLIMITED_SENDS, Worker
 
 
 @pytest.hookimpl(wrapper=True)
@@ -100,11 +100,9 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory, media_ro
     logs = tmp_path_factory.mktemp("worker")
     with django_db_blocker.unblock():
         worker = Worker(logs / "worker.log", MEDIA_ROOT=str(media_root)).start()
-        relay = Relay(logs / "relay.log", MEDIA_ROOT=str(media_root)).start()
     try:
         yield worker.process
     finally:
-        relay.stop()
         worker.stop()
         print((logs / "worker.log").read_text()[-3000:])
-        print((logs / "relay.log").read_text()[-2000:])
+        print((logs / "worker-relay.log").read_text()[-2000:])

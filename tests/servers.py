@@ -241,13 +241,15 @@ def wait_for_run(task: str, *, timeout: float = 60):
 
 class Worker:
     """A Celery worker (and its children) in a process group of its own, supervised as in
-    production (scripts/supervise starts it again if it crashes)."""
+    production (scripts/supervise starts it again if it crashes), with an outbox relay on
+    the same settings (the relay publishes what the writes record: tests/servers.Relay)."""
 
-    def __init__(self, log: Path, *, queues: str = "default,maintenance", **env):
+    def __init__(self, log: Path, *, queues: str = "default,maintenance", relay=True, **env):
         self.log = log
         self.queues = queues
         self.env = env
         self.process: subprocess.Popen | None = None
+        self.relay = Relay(log.with_name(log.stem + "-relay.log"), **env) if relay else None
 
     def start(self) -> "Worker":
         offset = self.log.stat().st_size if self.log.exists() else 0
@@ -261,12 +263,17 @@ class Worker:
                 start_new_session=True,
             )
         wait_for(lambda: b" ready." in self.log.read_bytes()[offset:], timeout=60)
+        if self.relay and not self.relay.running():
+            self.relay.start()
         return self
 
     def kill(self) -> None:
-        """SIGKILL the whole worker, children included, as a crashed machine would."""
+        """SIGKILL the whole worker, children included, as a crashed machine would (its
+        relay is stopped: a worker started next brings its own)."""
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        if self.relay:
+            self.relay.stop()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -275,17 +282,36 @@ class Worker:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.relay:
+            self.relay.stop()
+
+
+# The relays running, newest last: one relay publishes at a time, so that a test's own
+# (on its own Redis) is not beaten to the rows by the session's (on the shared one).
+_relays: list["Relay"] = []
 
 
 class Relay:
-    """The outbox relay (core/outbox.py) in a process group of its own."""
+    """The outbox relay (core/outbox.py) in a process group of its own. Starting one stops
+    the relay started before it, until this one stops."""
 
     def __init__(self, log: Path, **env):
         self.log = log
         self.env = env
         self.process: subprocess.Popen | None = None
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def start(self) -> "Relay":
+        if _relays and _relays[-1] is not self:
+            _relays[-1]._terminate()
+        if self not in _relays:
+            _relays.append(self)
+        self._spawn()
+        return self
+
+    def _spawn(self) -> None:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
@@ -297,19 +323,28 @@ class Relay:
                 start_new_session=True,
             )
         wait_for(lambda: b"outbox relay started" in self.log.read_bytes()[offset:], timeout=60)
-        return self
 
     def kill(self) -> None:
+        """SIGKILL, as a crashed machine would (start() brings it back)."""
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
+    def _terminate(self) -> None:
+        if self.running():
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def stop(self) -> None:
+        """Stop it for good; the relay it replaced publishes again."""
+        self._terminate()
+        if self in _relays:
+            top = _relays[-1] is self
+            _relays.remove(self)
+            if top and _relays:
+                _relays[-1]._spawn()
 
 
 def start_front(

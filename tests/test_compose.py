@@ -9,7 +9,7 @@ from tests.servers import ROOT, deploy_check, settings_variables
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
-DJANGO_SERVICES = ["web", "events", "worker", "beat", "flower"]
+DJANGO_SERVICES = ["web", "events", "relay", "worker", "beat", "flower"]
 
 
 def settings_env_names() -> set[str]:
@@ -53,6 +53,7 @@ def test_services_run_the_documented_commands():
     assert "gunicorn config.asgi:application --worker-class uvicorn_worker.UvicornWorker" in events
     worker = " ".join(SERVICES["worker"]["command"])
     assert "celery -A celery_app worker -Q default,maintenance" in worker
+    assert SERVICES["relay"]["command"] == ["python", "manage.py", "relay_outbox"]
     beat = " ".join(SERVICES["beat"]["command"])
     assert "celery -A celery_app beat" in beat
     assert "flower" in SERVICES["flower"]["command"][0]

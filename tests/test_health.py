@@ -1,9 +1,14 @@
 import json
 import urllib.error
 import urllib.request
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from core.models import OutboxRow
+from jobs import monitor
+from jobs.models import Alert
 from jobs.schedules import setup_schedules
 from tests.servers import free_port, start_server, stop
 
@@ -37,12 +42,34 @@ def test_healthz_is_503_and_names_the_broker_when_it_is_down(tmp_path):
         **ALL_OK,
         "broker": "down",
         "events": {"redis": "down"},
+        "outbox": {"status": "ok", "depth": 0, "oldest_seconds": 0.0},
     }
+
+
+def test_healthz_reports_the_outbox_and_says_late_past_the_alert_age(client, settings):
+    assert client.get("/healthz").json()["outbox"] == {
+        "status": "ok",
+        "depth": 0,
+        "oldest_seconds": 0.0,
+    }
+    OutboxRow.objects.create(
+        topic="messaging.unread_changed",
+        payload={"user_id": 1},
+        created_at=timezone.now() - timedelta(seconds=settings.OUTBOX_ALERT_AGE_SECONDS + 5),
+    )
+    report = client.get("/healthz").json()["outbox"]
+    assert (report["status"], report["depth"]) == ("late", 1)
+    assert report["oldest_seconds"] > settings.OUTBOX_ALERT_AGE_SECONDS
+    # Ops hear of it once, however often the checks run.
+    assert monitor.run_checks()["outbox_alerts"] == 1
+    assert monitor.run_checks()["outbox_alerts"] == 0
+    assert Alert.objects.get(job="outbox").subject.startswith("The outbox is late")
 
 
 def test_healthz_checks_only_what_is_asked(client):
     response = client.get("/healthz?only=database,cache")
-    checked = {name: value for name, value in response.json().items() if name != "events"}
+    reported = ("events", "outbox")  # reports, always there
+    checked = {name: value for name, value in response.json().items() if name not in reported}
     assert (response.status_code, checked) == (200, {"database": "ok", "cache": "ok"})
     response = client.get("/healthz?only=database,disk")
     assert response.status_code == 400

@@ -41,11 +41,24 @@ def test_an_edit_records_the_old_content_for_the_history_task(user, other_user):
                 "editor_id": user.pk,
             },
         ),
-        ("messaging.message_edited", {"message_id": message.pk}),
     ]
     assert Message.objects.get(pk=message.pk).edited
     effects.deliver()
     assert MessageHistory.objects.get(message=message).old_content == "before"
+
+
+def test_the_history_task_announces_the_edit_once_the_version_is_written(user, other_user):
+    message = MessageFactory(sender=user, receiver=other_user, content="before")
+    effects.deliver()
+    edited = services.message_edit(message=message, editor=user, content="after")
+    [(_, edit)] = effects.recorded("messaging.record_edit")
+    services.history_record(**edit)
+    assert effects.recorded("messaging.message_edited") == [
+        ("messaging.message_edited", {"message_id": message.pk})
+    ]
+    services.history_record(**edit)  # run twice: written and announced once
+    assert len(effects.recorded("messaging.message_edited")) == 1
+    assert edited.edited
 
 
 def test_an_edit_outside_the_services_is_recorded_by_the_receiver(user, other_user):
@@ -53,7 +66,7 @@ def test_an_edit_outside_the_services_is_recorded_by_the_receiver(user, other_us
     effects.deliver()
     message.content = "after, in the admin"
     message.save()
-    assert topics() == ["messaging.record_edit", "messaging.message_edited"]
+    assert topics() == ["messaging.record_edit"]
     assert Message.objects.get(pk=message.pk).edited
 
 

@@ -74,6 +74,8 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = redis_urls.transport_options(
 # then costs a request one such timeout, and later requests none for a while.
 CELERY_BROKER_PUBLISH_TIMEOUT = env.float("CELERY_BROKER_PUBLISH_TIMEOUT", 0.25, validate=positive)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Back within a second of the broker's return, not after kombu's backoff of up to 30 s.
+CELERY_WORKER_CONSUMER = "core.worker_consumer:Consumer"
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0,

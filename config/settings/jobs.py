@@ -36,7 +36,11 @@ HEALTH_CHECKS = {
     "broker": "core.health.broker",
     "jobs": "jobs.monitor.checks_status",
 }
-HEALTH_REPORTS = {"replicas": "core.replicas.health", "events": "core.events.health"}
+HEALTH_REPORTS = {
+    "replicas": "core.replicas.health",
+    "events": "core.events.health",
+    "outbox": "core.outbox.health",
+}
 
 # Alerts go by mail to ADMINS ("Name <address>" or plain addresses, comma-separated) and, when
 # ALERT_WEBHOOK_URL is set, as a JSON POST there (Slack-style: the message is in "text").

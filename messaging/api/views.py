@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from accounts import services as account_services
 from accounts.serializers import PasswordSerializer
-from core import throttles
+from core import event_types, throttles
 from core.replicas import replica_reads
 from messaging import search, selectors, services
 from messaging.api import serializers as s
@@ -336,17 +336,12 @@ it by itself) to be sent, first, every event missed since; when the log no longe
 all, the first event is `stream.reset`: reload what you show. A `:` comment line comes every
 `EVENTS_HEARTBEAT_SECONDS`; `retry:` says when to come back after the stream ends.
 
-Events (`event:` name, then the JSON of `data:`), `message` being a message as
-`/api/v1/messages/` shows it plus `sender_username`, and `unread` the user's new unread
-counts `{"messages": n, "notifications": n}`:
+Events (`event:` name, then the JSON of `data:`; their schemas are the `...Event`
+components), `message` being a message as `/api/v1/messages/` shows it plus
+`sender_username`, and `unread` the user's new unread counts `{"messages": n,
+"notifications": n}`:
 
-- `message.received`: `{"message", "unread"}`, a message to you;
-- `message.sent`: `{"message"}`, a message you sent (from another page or client);
-- `message.edited`: `{"message"}`, a message of yours or to you was edited (its new content);
-- `notification.created`: `{"notification": {"id", "message", "created_at"}, "unread"}`;
-- `unread.changed`: `{"unread"}`, messages or notifications were marked read;
-- `messages.deleted`: `{"ids", "unread"}`, messages gone with their other person's account;
-- `stream.reset`: `{"reason"}`, events were missed and cannot be replayed."""
+"""
 
 
 class EventsView(APIView):
@@ -355,7 +350,7 @@ class EventsView(APIView):
     where it is served."""
 
     @extend_schema(
-        description=EVENTS_DESCRIPTION,
+        description=EVENTS_DESCRIPTION + event_types.describe(),
         parameters=[
             OpenApiParameter("Last-Event-ID", str, OpenApiParameter.HEADER, required=False),
             OpenApiParameter(
