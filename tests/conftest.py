@@ -7,8 +7,9 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core.models import OutboxRow
 from devtools.factories import UserFactory
-from tests.servers import UNLIMITED_SENDS, Worker
+from tests.servers import UNLIMITED_SENDS, Worker, wait_for
 
 
 @pytest.hookimpl(wrapper=True)
@@ -93,8 +94,23 @@ def api(user):
     return client_for(user)
 
 
+@pytest.fixture
+def celery_worker(_session_worker, transactional_db):
+    """The session's worker and relay, for a test whose writes commit. After the test, the
+    effects it left are let through before its tables are emptied (a flush racing the relay
+    and the worker deadlocked on their locks)."""
+    yield _session_worker
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+
+    def settled() -> bool:
+        idle = not OutboxRow.objects.exists()
+        return idle and broker.llen("default") == 0 and broker.hlen("unacked") == 0
+
+    wait_for(settled, timeout=30)
+
+
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory, media_root):
+def _session_worker(django_db_setup, django_db_blocker, tmp_path_factory, media_root):
     """A real Celery worker process on the test database and the test broker, with the
     outbox relay that publishes its tasks."""
     logs = tmp_path_factory.mktemp("worker")

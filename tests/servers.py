@@ -4,6 +4,7 @@ shared services), with the helpers they share.
 """
 
 import atexit
+import contextlib
 import functools
 import os
 import re
@@ -345,6 +346,19 @@ class Relay:
             _relays.remove(self)
             if top and _relays:
                 _relays[-1]._spawn()
+
+
+@contextlib.contextmanager
+def relays_paused():
+    """No relay publishes meanwhile (a test delivering its effects in its own process)."""
+    running = _relays[-1] if _relays and _relays[-1].running() else None
+    if running:
+        running._terminate()
+    try:
+        yield
+    finally:
+        if running:
+            running._spawn()
 
 
 def start_front(

@@ -6,15 +6,17 @@ import json
 import time
 from collections import Counter
 
+import psycopg
 import pytest
 import redis
-from django.db import transaction
+from django.db import connection, transaction
 
 from core import events as live
 from core.models import OutboxRow
 from devtools.factories import UserFactory
 from messaging import effects, services
 from messaging.models import Message, Notification
+from tests import servers
 from tests.servers import RedisServer, Relay, Worker, report, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
@@ -76,6 +78,15 @@ def announced(client: redis.Redis, user) -> list[int]:
     ]
 
 
+def relay_waits_on_its_delete() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE 'DELETE FROM %%core_outbox%%'"
+        )
+        return cursor.fetchone()[0] == 1
+
+
 def test_a_relay_killed_mid_batch_loses_nothing_and_doubles_nothing(
     private_redis, tmp_path, capsys
 ):
@@ -83,12 +94,15 @@ def test_a_relay_killed_mid_batch_loses_nothing_and_doubles_nothing(
     ids = messages_written(3000, receivers, sender)
     client = redis.Redis.from_url(private_redis.url(0))
     relay = Relay(tmp_path / "relay.log", REDIS_URL=private_redis.url(0))
-    relay.start()
-    # Its first batch's events are going out and nothing of it has committed yet.
-    wait_for(lambda: client.keys("events:once:*"), timeout=30, interval=0.001)
-    waiting_at_kill = OutboxRow.objects.count()
-    relay.kill()
-    published_at_kill = len(client.keys("events:once:*"))
+    with psycopg.connect(servers.test_database_url()) as holder:
+        # SHARE lets the relay take its rows (FOR UPDATE) and publish them, and holds its
+        # DELETE: the relay is then exactly between its publish and its commit.
+        holder.execute(f"LOCK TABLE {OutboxRow._meta.db_table} IN SHARE MODE")
+        relay.start()
+        wait_for(relay_waits_on_its_delete, timeout=60)
+        waiting_at_kill = OutboxRow.objects.count()
+        published_at_kill = len(received_ids(client, receivers))
+        relay.kill()
     assert waiting_at_kill == 2 * len(ids)  # the batch was taken, not committed
     assert published_at_kill > 0
 
