@@ -188,8 +188,16 @@ def publish(events: Iterable[tuple], *, raise_errors: bool = False) -> int:
                 channel(settings.EVENTS_REDIS_URL),
                 settings.EVENTS_LOG_MAX_BYTES,
             )
+        # A relay's publish must outlive a failover: behind Sentinel it waits until a replica
+        # holds the events, or fails (its rows stay and are published again, once).
+        replicated = raise_errors and bool(redis_urls.sentinels(settings.EVENTS_REDIS_URL))
+        if replicated:
+            pipe.execute_command("WAIT", 1, settings.EVENTS_REPLICATION_WAIT_MS)
         try:
-            return len(pipe.execute())
+            results = pipe.execute()
+            if replicated and results[-1] < 1:
+                raise redis.ConnectionError("events not acknowledged by a replica")
+            return len(events)
         except redis.exceptions.NoScriptError:
             if attempt:
                 raise

@@ -290,6 +290,9 @@ class Worker:
 # The relays running, newest last: one relay publishes at a time, so that a test's own
 # (on its own Redis) is not beaten to the rows by the session's (on the shared one).
 _relays: list["Relay"] = []
+# However a session ends (a test failing between a relay's start and its stop), no relay
+# outlives it.
+atexit.register(lambda: [relay._terminate() for relay in list(_relays)])
 
 
 class Relay:
@@ -313,6 +316,8 @@ class Relay:
         return self
 
     def _spawn(self) -> None:
+        if self.running():
+            return
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(

@@ -17,7 +17,7 @@ from devtools.factories import UserFactory
 from messaging import effects, services
 from messaging.models import Message, Notification
 from tests import servers
-from tests.servers import RedisServer, Relay, Worker, report, wait_for
+from tests.servers import RedisServer, Relay, Worker, relays_paused, report, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -91,30 +91,30 @@ def test_a_relay_killed_mid_batch_loses_nothing_and_doubles_nothing(
     private_redis, tmp_path, capsys
 ):
     sender, receivers = UserFactory(), UserFactory.create_batch(5)
-    ids = messages_written(3000, receivers, sender)
     client = redis.Redis.from_url(private_redis.url(0))
     relay = Relay(tmp_path / "relay.log", REDIS_URL=private_redis.url(0))
-    with psycopg.connect(servers.test_database_url()) as holder:
-        # SHARE lets the relay take its rows (FOR UPDATE) and publish them, and holds its
-        # DELETE: the relay is then exactly between its publish and its commit.
-        holder.execute(f"LOCK TABLE {OutboxRow._meta.db_table} IN SHARE MODE")
+    with relays_paused():  # the rows wait for this test's relay
+        ids = messages_written(3000, receivers, sender)
+        with psycopg.connect(servers.test_database_url()) as holder:
+            # SHARE lets the relay take its rows (FOR UPDATE) and publish them, and holds
+            # its DELETE: the relay is then exactly between its publish and its commit.
+            holder.execute(f"LOCK TABLE {OutboxRow._meta.db_table} IN SHARE MODE")
+            relay.start()
+            wait_for(relay_waits_on_its_delete, timeout=60)
+            waiting_at_kill = OutboxRow.objects.count()
+            published_at_kill = len(received_ids(client, receivers))
+            relay.kill()
         relay.start()
-        wait_for(relay_waits_on_its_delete, timeout=60)
-        waiting_at_kill = OutboxRow.objects.count()
-        published_at_kill = len(received_ids(client, receivers))
-        relay.kill()
-    assert waiting_at_kill == 2 * len(ids)  # the batch was taken, not committed
-    assert published_at_kill > 0
-
-    relay.start()
-    wait_for(lambda: not OutboxRow.objects.exists(), timeout=60)
-    relay.stop()
+        wait_for(lambda: not OutboxRow.objects.exists(), timeout=60)
+        relay.stop()
     report(
         capsys,
         "relay killed mid-batch",
         rows=waiting_at_kill,
         events_published_before_the_kill=published_at_kill,
     )
+    assert waiting_at_kill == 2 * len(ids)  # the batch was taken, not committed
+    assert published_at_kill > 0
     assert received_ids(client, receivers) == Counter(ids)  # each event once
     queued = queued_notification_ids(client)
     assert set(queued) == set(ids)  # no notification lost (a task may come twice: idempotent)

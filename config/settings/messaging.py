@@ -35,6 +35,9 @@ SEARCH_RATE = env.str("SEARCH_RATE", "30/min", validate=rate)
 # ASGI process: config/asgi.py). The log and the channel live in the broker's Redis unless
 # EVENTS_REDIS_URL says otherwise.
 EVENTS_REDIS_URL = env.str("EVENTS_REDIS_URL", REDIS_URL, validate=redis_url)
+# Behind Sentinel, the outbox relay waits this long for a replica to hold the events it
+# appended (Redis's WAIT); without one it publishes them again (a failover loses nothing).
+EVENTS_REPLICATION_WAIT_MS = env.int("EVENTS_REPLICATION_WAIT_MS", 200, validate=positive)
 # Each user's log keeps at most this many events, none older than this: what a client that
 # reconnects can be sent of what it missed.
 EVENTS_LOG_MAX_LENGTH = env.int("EVENTS_LOG_MAX_LENGTH", 1000, validate=positive)
