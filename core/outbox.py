@@ -46,6 +46,8 @@ from core.models import OutboxRow
 logger = logging.getLogger(__name__)
 
 CHANNEL = "core_outbox"  # the trigger of migration core 0003 notifies it
+# A drain this soon after the previous one means the relay is busy (see Relay.run).
+BUSY_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +221,13 @@ class Relay:
         signal.signal(signal.SIGINT, self.stop)
         logger.info("outbox relay started: topics %s", ", ".join(sorted(_topics)))
         backoff = 0.0
+        last_drain = 0.0
         while not self.stopping:
+            # Busy (the last drain was moments ago): let a few more commits arrive, so a
+            # drain carries several sends and the relay's round trips are shared.
+            if time.monotonic() - last_drain < BUSY_SECONDS:
+                time.sleep(settings.OUTBOX_COALESCE_SECONDS)
+            last_drain = time.monotonic()
             try:
                 self._listen()
                 result = drain()
