@@ -64,6 +64,14 @@ def test_the_model_layer_does_not_import_the_api_framework():
         assert "rest_framework" not in paths[name].read_text(), name
 
 
+def test_the_write_path_and_its_events_do_not_import_the_api_layer():
+    graph = load_import_graph()
+    edges = graph.graph()
+    for start in ("messaging.events", "messaging.effects", "messaging.services", "core.outbox"):
+        reached = reachable(edges, start)
+        assert not {name for name in reached if ".api" in name}, (start, reached)
+
+
 def test_every_environment_variable_the_settings_read_is_in_the_readme():
     names = settings_variables()
     readme = (ROOT / "README.md").read_text()
