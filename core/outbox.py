@@ -113,7 +113,9 @@ def task_topic(
         from celery import current_app
 
         for args, kwargs in task_calls([row.payload for row in rows]):
-            current_app.send_task(name, args, kwargs, retry=False)
+            # ignore_result: send_task cannot see the task's own setting, and without it
+            # the Redis result backend subscribes to every task's result channel.
+            current_app.send_task(name, args, kwargs, retry=False, ignore_result=True)
 
     topic(name, linger=linger, batch=batch)(publish)
     _topics[name].task_calls = task_calls
