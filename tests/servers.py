@@ -353,6 +353,11 @@ class Relay:
                 _relays[-1]._spawn()
 
 
+def relay_running() -> bool:
+    """Whether a relay started by the tests is publishing now."""
+    return bool(_relays) and _relays[-1].running()
+
+
 @contextlib.contextmanager
 def relays_paused():
     """No relay publishes meanwhile (a test delivering its effects in its own process)."""
