@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -124,15 +125,7 @@ class Build:
         """Rows with numbers as floats (epochs from extract() come as Decimal)."""
         with psycopg.connect(self.db) as conn:
             rows = conn.execute(sql, params).fetchall()
-        return [
-            tuple(
-                float(v)
-                if hasattr(v, "as_integer_ratio") and v is not None and not isinstance(v, int)
-                else v
-                for v in row
-            )
-            for row in rows
-        ]
+        return [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in rows]
 
 
 def prepare_with(tree: Path, db: str, extra: dict) -> dict:

@@ -11,7 +11,7 @@ from core import outbox
 from core.models import OutboxRow
 from devtools.factories import UserFactory
 from tests import servers
-from tests.servers import UNLIMITED_SENDS, Worker, wait_for
+from tests.servers import UNLIMITED_SENDS, RedisServer, Worker, wait_for
 
 
 @pytest.hookimpl(wrapper=True)
@@ -72,6 +72,15 @@ def published():
     before_task_publish.connect(record, weak=False)
     yield seen
     before_task_publish.disconnect(record)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of the test's own, to stop and start on purpose."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -240,6 +240,35 @@ def wait_for_run(task: str, *, timeout: float = 60):
     return wait_for(lambda: runs.first(), timeout=timeout)
 
 
+def _start_group(command: list[str], log: Path, env: dict, *, ready: bytes):
+    """Start `command` in a process group of its own, appending to `log`, and wait until
+    the log shows `ready`."""
+    offset = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=subprocess_env(**env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    wait_for(lambda: ready in log.read_bytes()[offset:], timeout=60)
+    return process
+
+
+def _end_group(process: subprocess.Popen | None) -> None:
+    """SIGTERM the process group, SIGKILL it if it has not ended within 20 s."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 class Worker:
     """A Celery worker (and its children) in a process group of its own, supervised as in
     production (scripts/supervise starts it again if it crashes), with an outbox relay on
@@ -253,17 +282,8 @@ class Worker:
         self.relay = Relay(log.with_name(log.stem + "-relay.log"), **env) if relay else None
 
     def start(self) -> "Worker":
-        offset = self.log.stat().st_size if self.log.exists() else 0
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                worker_command(concurrency=2, name=f"tests-{free_port()}@%h", queues=self.queues),
-                cwd=ROOT,
-                env=subprocess_env(**self.env),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_for(lambda: b" ready." in self.log.read_bytes()[offset:], timeout=60)
+        command = worker_command(concurrency=2, name=f"tests-{free_port()}@%h", queues=self.queues)
+        self.process = _start_group(command, self.log, self.env, ready=b" ready.")
         if self.relay and not self.relay.running():
             self.relay.start()
         return self
@@ -277,12 +297,7 @@ class Worker:
             self.relay.stop()
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        _end_group(self.process)
         if self.relay:
             self.relay.stop()
 
@@ -318,17 +333,9 @@ class Relay:
     def _spawn(self) -> None:
         if self.running():
             return
-        offset = self.log.stat().st_size if self.log.exists() else 0
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                relay_command(),
-                cwd=ROOT,
-                env=subprocess_env(**self.env),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_for(lambda: b"outbox relay started" in self.log.read_bytes()[offset:], timeout=60)
+        self.process = _start_group(
+            relay_command(), self.log, self.env, ready=b"outbox relay started"
+        )
 
     def kill(self) -> None:
         """SIGKILL, as a crashed machine would (start() brings it back)."""
@@ -336,12 +343,7 @@ class Relay:
         self.process.wait()
 
     def _terminate(self) -> None:
-        if self.running():
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        _end_group(self.process)
 
     def stop(self) -> None:
         """Stop it for good; the relay it replaced publishes again."""

@@ -53,14 +53,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 OUTAGE_SECONDS = float(os.environ.get("FAULT_OUTAGE_SECONDS", "30"))
 
 
-@pytest.fixture
-def private_redis(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
 def send_task(redis_server: RedisServer, name: str, **kwargs) -> None:
     app = Celery(broker=redis_server.url(0), set_as_current=False)
     queue = "maintenance" if name.startswith("maintenance.") or "reconcile" in name else "default"

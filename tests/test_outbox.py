@@ -17,17 +17,9 @@ from devtools.factories import UserFactory
 from messaging import effects, services
 from messaging.models import Message, Notification
 from tests import servers
-from tests.servers import RedisServer, Relay, Worker, relays_paused, report, wait_for
+from tests.servers import Relay, Worker, relays_paused, report, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def messages_written(count: int, receivers: list, sender) -> list[int]:
