@@ -133,6 +133,17 @@ def record_many(effects: Iterable[tuple[str, dict]], *, using: str = DEFAULT_DB_
         OutboxRow.objects.using(using).bulk_create(rows)
 
 
+def record_sql(names: Iterable[str], payload: str, source: str) -> tuple[str, list]:
+    """An INSERT recording one row of each topic in `names` per row of `source`, its payload
+    the SQL expression `payload` over that row: for a write done in one statement (a
+    data-modifying WITH), whose ids Python never sees before the commit. (sql, params)."""
+    sql = (
+        f"INSERT INTO {OutboxRow._meta.db_table} (topic, payload, created_at) "
+        f"SELECT topic, {payload}, now() FROM {source}, unnest(%s::varchar[]) AS topic"
+    )
+    return sql, [list(names)]
+
+
 def backlog(using: str = DEFAULT_DB_ALIAS) -> tuple[int, datetime | None]:
     """(rows waiting, when the oldest was written)."""
     with connections[using].cursor() as cursor:

@@ -1,7 +1,8 @@
 """The conversations list (models.Conversation), kept in step with the messages.
 
 Every change of messages changes it in its transaction, or records that it must:
-- a message saved new: `message_added`, one upsert of the pair's two rows;
+- a message saved new: `message_added_sql`, one upsert of the pair's two rows in the
+  message's own INSERT statement;
 - messages read: `messages_read` lowers the reader's unread counts by what was read;
 - messages deleted or archived: their pairs are marked `stale` while the rows are there, and
   once the rows are gone the pairs are handed to the refresh task through the outbox
@@ -25,32 +26,27 @@ def pair(a: int, b: int) -> Pair:
     return (a, b) if a < b else (b, a)
 
 
-def message_added(message: Message) -> None:
-    """The message is its pair's newest (unless an older one is restored); one more unread."""
-    connection = connections[message._state.db or DEFAULT_DB_ALIAS]
-    table = connection.ops.quote_name(Conversation._meta.db_table)
-    when = connection.ops.adapt_datetimefield_value(message.timestamp)
-    rows = sorted(
-        [
-            (message.sender_id, message.receiver_id, message.pk, when, 0),
-            (message.receiver_id, message.sender_id, message.pk, when, 0 if message.read else 1),
-        ]
-    )
+def message_added_sql(source: str, table: str = Conversation._meta.db_table) -> str:
+    """An upsert of the pair's two rows for each new message in `source` (rows with id,
+    sender_id, receiver_id, timestamp, read): the message is its pair's newest (unless an
+    older one is restored), and one more unread for its receiver. For messaging.services'
+    one-statement insert."""
     newer = (
         f"excluded.last_at > {table}.last_at OR (excluded.last_at = {table}.last_at"
         f" AND excluded.last_message_id > {table}.last_message_id)"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {table} (owner_id, other_id, last_message_id, last_at, unread)
-                VALUES (%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s)
-                ON CONFLICT (owner_id, other_id) DO UPDATE SET
-                    unread = {table}.unread + excluded.unread,
-                    last_message_id = CASE WHEN {newer}
-                        THEN excluded.last_message_id ELSE {table}.last_message_id END,
-                    last_at = CASE WHEN {newer} THEN excluded.last_at ELSE {table}.last_at END""",
-            [value for row in rows for value in row],
-        )
+    return f"""INSERT INTO {table} (owner_id, other_id, last_message_id, last_at, unread)
+        SELECT pair.owner_id, pair.other_id, new.id, new.timestamp, pair.unread
+        FROM {source} AS new CROSS JOIN LATERAL (VALUES
+            (new.sender_id, new.receiver_id, 0),
+            (new.receiver_id, new.sender_id, CASE WHEN new.read THEN 0 ELSE 1 END)
+        ) AS pair(owner_id, other_id, unread)
+        ORDER BY pair.owner_id, pair.other_id
+        ON CONFLICT (owner_id, other_id) DO UPDATE SET
+            unread = {table}.unread + excluded.unread,
+            last_message_id = CASE WHEN {newer}
+                THEN excluded.last_message_id ELSE {table}.last_message_id END,
+            last_at = CASE WHEN {newer} THEN excluded.last_at ELSE {table}.last_at END"""
 
 
 def messages_read(owner_id: int, read_from: dict[int, int], using: str = DEFAULT_DB_ALIAS):

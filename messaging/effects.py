@@ -36,10 +36,20 @@ REFRESH_CONVERSATIONS = "messaging.refresh_conversations"
 # --- Recording (inside the write's transaction) --------------------------------------------
 
 
+# What a new message records: its live events, and its notification.
+MESSAGE_SENT_TOPICS = (MESSAGE_SENT, CREATE_NOTIFICATIONS)
+
+
 def message_sent(message_id: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
-    """A new message: its live events, and its notification."""
+    """A new message saved outside messaging.services (the admin, a script)."""
     payload = {"message_id": message_id}
-    outbox.record_many([(MESSAGE_SENT, payload), (CREATE_NOTIFICATIONS, payload)], using=using)
+    outbox.record_many([(topic, payload) for topic in MESSAGE_SENT_TOPICS], using=using)
+
+
+def message_sent_sql(source: str) -> tuple[str, list]:
+    """`message_sent` for each new message (with an `id`) of `source`, as one INSERT inside
+    the message's own statement (messaging.services.message_insert)."""
+    return outbox.record_sql(MESSAGE_SENT_TOPICS, "jsonb_build_object('message_id', id)", source)
 
 
 def notifications_created(notification_ids: list[int]) -> None:

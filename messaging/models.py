@@ -64,12 +64,21 @@ class Message(models.Model):
     def __str__(self):
         return f"#{self.pk} {self.sender_id}→{self.receiver_id}"
 
-    def validate_for_save(self) -> None:
-        """Raise ValidationError unless this message may be written (messaging.rules)."""
+    def validate_for_save(self, *, insert_checks_receiver: bool = False) -> None:
+        """Raise ValidationError unless this message may be written (messaging.rules).
+
+        `insert_checks_receiver`: the insert checks that the receiver is active
+        (services.message_insert), so a receiver known by its id only is not loaded.
+        """
         if self._state.adding:
+            receiver = self.receiver_id
+            if receiver is not None and (
+                Message.receiver.is_cached(self) or not insert_checks_receiver
+            ):
+                receiver = self.receiver
             errors = rules.new_message_errors(
                 sender=self.sender if self.sender_id else None,
-                receiver=self.receiver if self.receiver_id else None,
+                receiver=receiver,
                 content=self.content,
                 parent=self.parent_message if self.parent_message_id else None,
             )

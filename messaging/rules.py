@@ -24,6 +24,7 @@ def content_error(content: str | None) -> str | None:
 def new_message_errors(*, sender, receiver, content: str | None, parent=None) -> dict[str, str]:
     """What is wrong with a message about to be sent, by field; empty when it may be sent.
 
+    `receiver` is a user, or only its id (whoever inserts then checks that it is active);
     `parent` needs only its sender_id and receiver_id loaded.
     """
     errors = {}
@@ -32,13 +33,14 @@ def new_message_errors(*, sender, receiver, content: str | None, parent=None) ->
     if sender is None or receiver is None:
         errors["receiver"] = _("A message needs a sender and a receiver.")
         return errors
-    if sender.pk == receiver.pk:
+    receiver_id = getattr(receiver, "pk", receiver)
+    if sender.pk == receiver_id:
         errors["receiver"] = _("You cannot send a message to yourself.")
-    elif not receiver.is_active:
+    elif getattr(receiver, "is_active", True) is False:
         errors["receiver"] = _("This user is not active.")
     if not sender.is_active:
         errors["sender"] = _("Inactive users cannot send messages.")
-    if parent is not None and {parent.sender_id, parent.receiver_id} != {sender.pk, receiver.pk}:
+    if parent is not None and {parent.sender_id, parent.receiver_id} != {sender.pk, receiver_id}:
         errors["parent_message"] = _(
             "A reply must stay between the thread's two people: send it to the other person."
         )

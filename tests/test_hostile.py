@@ -465,3 +465,21 @@ def test_api_tokens_expire_and_a_login_issues_a_new_one(user, settings):
     assert new != key
     client.credentials(HTTP_AUTHORIZATION=f"Token {new}")
     assert client.get("/api/v1/me/").status_code == 200
+
+
+@pytest.mark.parametrize("key", ["0" * 41, "abc\x00def", "'OR'1'='1'--", "ü" * 40])
+def test_a_malformed_token_is_a_401(user, key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    refused = client.get("/api/v1/me/")
+    assert refused.status_code == 401
+    assert refused.json()["detail"].startswith("Invalid token")
+
+
+def test_a_token_of_a_deactivated_user_is_refused_at_once(user):
+    client = client_for(user)
+    assert client.get("/api/v1/me/").status_code == 200
+    User.objects.filter(pk=user.pk).update(is_active=False)  # no signal: nothing cached
+    refused = client.get("/api/v1/me/")
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "User inactive or deleted."
