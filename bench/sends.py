@@ -24,6 +24,7 @@ import http.client
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -188,7 +189,8 @@ def sends(build: Build, port: int, web: subprocess.Popen, rate: int) -> dict:
         return conn.getresponse()
 
     cpu = {"web": cpu_seconds(web.pid), "worker": _worker_cpu(build)}
-    results = open_loop(port, rate, SECONDS, post)
+    with Sampler(build) as connections:
+        results = open_loop(port, rate, SECONDS, post)
     build.next_number = first + len(results)
     cpu_web = cpu_seconds(web.pid) - cpu["web"]
     build.settled(build.next_number)
@@ -213,7 +215,41 @@ def sends(build: Build, port: int, web: subprocess.Popen, rate: int) -> dict:
         "web_cpu_ms": cpu_web * 1000 / max(1, len(ok)),
         "worker_cpu_ms": cpu_worker * 1000 / max(1, len(ok)),
         "sent": len(ok),
+        # Little's law, L = lambda W: requests in the web tier on average (achieved rate times
+        # the mean time to answer), and PostgreSQL connections busy, sampled.
+        "in_web": len(ok) / max(r[4] for r in results) * statistics.mean(r[3] for r in ok),
+        "db_busy": connections.busy,
+        "db_open": connections.open,
     }
+
+
+class Sampler:
+    """PostgreSQL connections of the build's database during a run, every 20 ms: the mean
+    of those running a statement, and the most open at once."""
+
+    def __init__(self, build: Build):
+        self.build, self.samples, self.stop = build, [], threading.Event()
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        return self
+
+    def run(self):
+        name = self.build.db.rsplit("/", 1)[1]
+        with psycopg.connect(self.build.db, autocommit=True) as conn:
+            while not self.stop.wait(0.02):
+                self.samples.append(conn.execute(
+                    "SELECT count(*) FILTER (WHERE state = 'active'), count(*) FROM "
+                    "pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name],
+                ).fetchone())  # fmt: skip
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        # The relay's LISTEN and the streams' connections idle; "active" ones work.
+        self.busy = statistics.mean(s[0] for s in self.samples) if self.samples else 0
+        self.open = max((s[1] for s in self.samples), default=0)
 
 
 def _worker_cpu(build: Build) -> float:
@@ -341,6 +377,17 @@ def report(results: dict) -> None:
           "sends/s sustained", "vs before (sync)", "web CPU ms a send (100/s)",
           "worker+relay CPU ms a send", "web CPU ms a cached read (200/s)",
           "read p50 ms", "read p99 ms"], rows)  # fmt: skip
+    rows = []
+    for build, found in results.items():
+        for model, measured in found["models"].items():
+            for rate, r in measured["sends"].items():
+                rows.append([build, model, rate, f"{r['achieved']:.0f}", f"{r['in_web']:.2f}",
+                             f"{r['db_busy']:.2f}", r["db_open"],
+                             f"{r['web_cpu_ms'] * r['achieved'] / 10:.0f}"])  # fmt: skip
+    table("Waiting as well as CPU (Little's law: L = achieved rate x mean time held)",
+          ["build", "server", "offered/s", "achieved/s", "requests in the web tier (L)",
+           "PostgreSQL connections busy (sampled)", "connections open (max)",
+           "web CPU % of one core"], rows)  # fmt: skip
     table("Round trips (in-process, each build's own code)",
           ["build", "SQL a send", "Redis a send", "SQL a cached read", "Redis a cached read"],
           [[b, *f["trips"]["send"], *f["trips"]["read"]] for b, f in results.items()])  # fmt: skip

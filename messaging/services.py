@@ -110,8 +110,16 @@ def message_insert(message: Message, *, rate: tuple[int, int] | None = None) -> 
 def _insert_statement(message: Message, rate, connection) -> tuple[str, list]:
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    # The receiver's id is the checked row's: the id asked for may be out of the column's
+    # range, which only the comparison with existing ids may see (a 400, not a 500).
+    receiver = Message._meta.get_field("receiver")
+    selected = ", ".join("receiver.id" if f is receiver else "%s" for f in fields)
     # pre_save as a save would: the attachment is stored and gets its name.
-    values = [f.get_db_prep_save(f.pre_save(message, add=True), connection) for f in fields]
+    values = [
+        f.get_db_prep_save(f.pre_save(message, add=True), connection)
+        for f in fields
+        if f is not receiver
+    ]
     users, messages = User._meta.db_table, Message._meta.db_table
     ts = connection.ops.quote_name("timestamp")
     window, window_params = "SELECT NULL::timestamptz AS since WHERE false", []
@@ -127,8 +135,8 @@ def _insert_statement(message: Message, rate, connection) -> tuple[str, list]:
         window_full AS ({window}),
         new_message AS (
             INSERT INTO {messages} ({columns})
-            SELECT {", ".join(["%s"] * len(values))}
-            WHERE EXISTS (SELECT FROM receiver) AND NOT EXISTS (SELECT FROM window_full)
+            SELECT {selected} FROM receiver
+            WHERE NOT EXISTS (SELECT FROM window_full)
             RETURNING id, sender_id, receiver_id, {ts} AS timestamp, read),
         conversation AS ({upsert}),
         outbox AS ({outbox})

@@ -483,3 +483,13 @@ def test_a_token_of_a_deactivated_user_is_refused_at_once(user):
     refused = client.get("/api/v1/me/")
     assert refused.status_code == 401
     assert refused.json()["detail"] == "User inactive or deleted."
+
+
+@pytest.mark.parametrize("receiver", [2**31, 127913891258930, 2**63 - 1])
+def test_a_receiver_id_beyond_the_columns_range_is_a_400(api, receiver):
+    refused = api.post(
+        "/api/v1/messages/", {"receiver": receiver, "content": "seed"}, format="json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["receiver"] == [f"No active user has the id {receiver}."]
+    assert not Message.objects.exists()

@@ -199,3 +199,12 @@ def test_api_docs_load_swagger_ui_from_our_own_static_files(client):
     html = client.get("/api/docs/").content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower()
+
+
+def test_the_api_carries_django_csps_own_policy(api):
+    from csp.utils import build_policy
+
+    response = api.get("/api/v1/me/")
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] == build_policy()
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]

@@ -49,7 +49,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "core.middleware.ContentSecurityPolicy",  # django-csp's, its header built once
     # Last, as its documentation asks: turns a lockout into a 429 response.
     "axes.middleware.AxesMiddleware",
 ]
