@@ -39,7 +39,7 @@ import psycopg
 from bench.common import machine, table
 from bench.house import database, environment, serve
 from bench.outbox import RedisServer, prepare_with
-from bench.processes import LOGS, ROOT, cpu_seconds
+from bench.processes import LOGS, ROOT, cpu_seconds, wrk
 from bench.streams import Streams
 from devtools.cluster import free_port
 from devtools.processes import relay_command, worker_command
@@ -176,7 +176,7 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
 
 
-def sends(build: Build, port: int, web: subprocess.Popen, rate: int) -> dict:
+def sends(build: Build, port: int, web: subprocess.Popen, rate: int, seconds=SECONDS) -> dict:
     tokens, ids = build.data["tokens"], build.data["ids"]
     first = build.next_number
 
@@ -190,7 +190,7 @@ def sends(build: Build, port: int, web: subprocess.Popen, rate: int) -> dict:
 
     cpu = {"web": cpu_seconds(web.pid), "worker": _worker_cpu(build)}
     with Sampler(build) as connections:
-        results = open_loop(port, rate, SECONDS, post)
+        results = open_loop(port, rate, seconds, post)
     build.next_number = first + len(results)
     cpu_web = cpu_seconds(web.pid) - cpu["web"]
     build.settled(build.next_number)
@@ -280,7 +280,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 import round_trips_probe as round_trips
 a, b = User.objects.get(username="bench0"), User.objects.get(username="bench1")
-client = APIClient()
+client = APIClient(SERVER_NAME="127.0.0.1")  # an allowed host
 client.credentials(HTTP_AUTHORIZATION="Token " + Token.objects.get(user=a).key)
 send = lambda: client.post("/api/v1/messages/", {"receiver": b.pk, "content": "count"},
                            format="json")
@@ -290,7 +290,8 @@ for name, request in (("send", send), ("read", read)):
     request()
     close_old_connections()  # as a server's start of request does: a health check is due
     with round_trips.counted() as trips:
-        request()
+        status = request().status_code
+    assert status in (200, 201), status
     counts[name] = [len(trips.sql), len(trips.redis)]
 print("BENCH", json.dumps(counts))
 """
@@ -310,13 +311,31 @@ def round_trips(build: Build) -> dict:
     return json.loads(done.stdout.split("BENCH", 1)[1])
 
 
+def under_load(build: Build, port: int, web: subprocess.Popen) -> dict:
+    """Closed loop (wrk, 2 connections: each process busy): web CPU ms a send and a cached
+    read, and the rates."""
+    tokens, users = ",".join(build.data["tokens"]), ",".join(map(str, build.data["ids"]))
+    found = {}
+    for name, script in (("send", "send.lua"), ("read", "inbox.lua")):
+        before = cpu_seconds(web.pid)
+        rate, *_ = wrk(port, script, seconds=8, connections=2, TOKENS=tokens, USERS=users)
+        found[name] = ((cpu_seconds(web.pid) - before) * 1000 / (rate * 8), rate)
+    build.settled(build.next_number)
+    return found
+
+
 def measure(build: Build) -> dict:
     found = {"trips": round_trips(build), "models": {}}
     for model in MODELS:
         web, port = build.serve(model)
         try:
+            sends(build, port, web, 50, seconds=2)  # warm: every thread's connections open
             runs = {rate: sends(build, port, web, rate) for rate in RATES}
-            found["models"][model] = {"sends": runs, "reads": reads(build, port, web)}
+            found["models"][model] = {
+                "sends": runs,
+                "reads": reads(build, port, web),
+                "load": under_load(build, port, web),
+            }
         finally:
             web.terminate()
             web.wait()
@@ -388,6 +407,16 @@ def report(results: dict) -> None:
           ["build", "server", "offered/s", "achieved/s", "requests in the web tier (L)",
            "PostgreSQL connections busy (sampled)", "connections open (max)",
            "web CPU % of one core"], rows)  # fmt: skip
+    rows = []
+    for build, found in results.items():
+        for model, measured in found["models"].items():
+            (send_cpu, send_rate), (read_cpu, read_rate) = (
+                measured["load"]["send"], measured["load"]["read"])  # fmt: skip
+            rows.append([build, model, f"{send_rate:.0f}", f"{send_cpu:.2f}",
+                         f"{read_rate:.0f}", f"{read_cpu:.2f}"])  # fmt: skip
+    table("Under load (closed loop, wrk with 2 connections, 8 s; worker running)",
+          ["build", "server", "sends/s", "web CPU ms a send", "cached reads/s",
+           "web CPU ms a read"], rows)  # fmt: skip
     table("Round trips (in-process, each build's own code)",
           ["build", "SQL a send", "Redis a send", "SQL a cached read", "Redis a cached read"],
           [[b, *f["trips"]["send"], *f["trips"]["read"]] for b, f in results.items()])  # fmt: skip

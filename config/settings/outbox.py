@@ -11,7 +11,7 @@ OUTBOX_RETRY_MAX_SECONDS = env.float("OUTBOX_RETRY_MAX_SECONDS", 0.5, validate=p
 # Under load, the relay publishes one notification task per this many seconds, for every
 # message sent meanwhile (the task takes their ids): fewer broker messages per send. A send
 # while the relay is idle is published at once. 0 publishes each drain.
-OUTBOX_TASK_LINGER_SECONDS = env.float("OUTBOX_TASK_LINGER_SECONDS", 0.05, validate=non_negative)
+OUTBOX_TASK_LINGER_SECONDS = env.float("OUTBOX_TASK_LINGER_SECONDS", 0.02, validate=non_negative)
 # When the relay is busy (commits less than 50 ms apart) it waits this long before a drain,
 # so that each drain carries several writes: a few ms of latency for far fewer round trips.
 OUTBOX_COALESCE_SECONDS = env.float("OUTBOX_COALESCE_SECONDS", 0.005, validate=non_negative)
