@@ -45,7 +45,7 @@ from devtools.cluster import free_port
 from devtools.processes import relay_command, worker_command
 
 BEFORE = os.environ.get("BENCH_BEFORE", "ee632fb")
-RATES = [int(r) for r in os.environ.get("BENCH_RATES", "50,100,200,400").split(",")]
+RATES = [int(r) for r in os.environ.get("BENCH_RATES", "50,100,200,300,400").split(",")]
 SECONDS = float(os.environ.get("BENCH_RATE_SECONDS", "10"))
 MODELS = os.environ.get("BENCH_MODELS", "sync,gthread,granian").split(",")
 PROCESSES = os.cpu_count() or 2
