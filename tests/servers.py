@@ -8,6 +8,7 @@ import contextlib
 import functools
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -137,6 +138,16 @@ def start_server(log_path: Path, **env_overrides) -> tuple[subprocess.Popen, str
     return _serve(
         port, [*command, "--workers", "1", "--access-logfile", "-"], log_path, env_overrides
     )
+
+
+def start_web(log_path: Path, **env_overrides) -> tuple[subprocess.Popen, str]:
+    """Start the web server as `make start` and compose run it (the Procfile's `web`) on a
+    free port; returns (process, base URL)."""
+    port = free_port()
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    line = next(line for line in lines if line.startswith("web:"))
+    command = shlex.split(line.removeprefix("web:").replace("${PAGES_PORT:-8001}", str(port)))
+    return _serve(port, [Path(command[0]).name, *command[1:]], log_path, env_overrides)
 
 
 @functools.cache

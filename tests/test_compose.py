@@ -2,6 +2,7 @@
 
 import re
 import secrets
+import shlex
 
 import yaml
 
@@ -9,6 +10,7 @@ from tests.servers import ROOT, deploy_check, settings_variables
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
+PROCFILE = ROOT / "Procfile"
 DJANGO_SERVICES = ["web", "events", "relay", "worker", "beat", "flower"]
 
 
@@ -48,7 +50,12 @@ def test_flower_refuses_to_start_without_a_password():
 
 
 def test_services_run_the_documented_commands():
-    assert SERVICES["web"]["command"][0] == "gunicorn"
+    # The web server of compose and of `make start` is the same, with the same settings.
+    web = SERVICES["web"]["command"]
+    procfile = procfile_web()
+    assert web[0] == procfile[0] == "granian"
+    assert web[web.index("--port") + 1] == "8000"
+    assert strip_address(web) == strip_address(procfile)
     events = " ".join(SERVICES["events"]["command"])
     assert "gunicorn config.asgi:application --worker-class uvicorn_worker.UvicornWorker" in events
     worker = " ".join(SERVICES["worker"]["command"])
@@ -107,3 +114,23 @@ def test_only_the_buffering_front_is_published():
     assert "ports" not in SERVICES["events"]
     assert "ports" not in SERVICES["web"]
     assert SERVICES["web"]["environment"]["NUM_PROXIES"] == "1"
+
+
+def procfile_web() -> list[str]:
+    """The Procfile's web command, its program named as compose names it."""
+    line = next(line for line in PROCFILE.read_text().splitlines() if line.startswith("web:"))
+    command = shlex.split(line.removeprefix("web:"))
+    return [command[0].removeprefix(".venv/bin/"), *command[1:]]
+
+
+def strip_address(command: list[str]) -> list[str]:
+    """The command without its --host and --port values."""
+    kept, skip = [], False
+    for part in command:
+        if skip:
+            skip = False
+        elif part in ("--host", "--port"):
+            skip = True
+        else:
+            kept.append(part)
+    return kept
