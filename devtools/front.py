@@ -1,6 +1,6 @@
 """nginx in front of the platform without containers: compose's own template
 (deploy/nginx.conf.template) in a main configuration of ours, so that `make start` serves as
-production does (one origin; pages and the API on the WSGI server, the streams on the ASGI server)
+production does (one origin; pages and the API on gunicorn, the streams on the ASGI server)
 and the tests run the very file compose mounts.
 
     python -m devtools.front LISTEN WEB EVENTS    # runs nginx in the foreground

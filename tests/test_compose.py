@@ -53,8 +53,8 @@ def test_services_run_the_documented_commands():
     # The web server of compose and of `make start` is the same, with the same settings.
     web = SERVICES["web"]["command"]
     procfile = procfile_web()
-    assert web[0] == procfile[0] == "granian"
-    assert web[web.index("--port") + 1] == "8000"
+    assert web[0] == procfile[0] == "gunicorn"
+    assert web[web.index("--bind") + 1] == "0.0.0.0:8000"
     assert strip_address(web) == strip_address(procfile)
     events = " ".join(SERVICES["events"]["command"])
     assert "gunicorn config.asgi:application --worker-class uvicorn_worker.UvicornWorker" in events
@@ -124,12 +124,12 @@ def procfile_web() -> list[str]:
 
 
 def strip_address(command: list[str]) -> list[str]:
-    """The command without its --host and --port values."""
+    """The command without the address it listens on."""
     kept, skip = [], False
     for part in command:
         if skip:
             skip = False
-        elif part in ("--host", "--port"):
+        elif part in ("--bind", "--host", "--port"):
             skip = True
         else:
             kept.append(part)

@@ -1,5 +1,5 @@
-"""The web server as `make start` and compose run it (the Procfile's `web`: granian's WSGI
-mode, 2 processes of 4 threads, chosen in docs/scaling.md) serving the API."""
+"""The web server as `make start` and compose run it (the Procfile's `web`: gunicorn's sync
+workers, chosen in docs/scaling.md) serving the API."""
 
 import json
 import urllib.error
@@ -28,7 +28,7 @@ def call(url: str, token: str, body: dict | None = None) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-def test_the_web_server_sends_reads_and_refuses_a_revoked_token_in_every_thread(tmp_path):
+def test_the_web_server_sends_reads_and_refuses_a_revoked_token_in_every_process(tmp_path):
     writer, reader = UserFactory(), UserFactory()
     token = Token.objects.create(user=writer).key
     server, base = start_web(tmp_path / "web.log")
@@ -39,7 +39,7 @@ def test_the_web_server_sends_reads_and_refuses_a_revoked_token_in_every_thread(
         ]
         reads = [call(f"{base}/api/v1/messages/?box=sent", token) for _ in range(20)]
         Token.objects.filter(key=token).delete()
-        # 20 requests spread over the server's processes and threads: none still knows it.
+        # 20 requests spread over the server's processes: none still knows it.
         refused = [call(f"{base}/api/v1/messages/?box=sent", token)[0] for _ in range(20)]
     finally:
         stop(server)
