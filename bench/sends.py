@@ -3,7 +3,8 @@ in one run.
 
     python -m bench.sends    # BENCH_BEFORE (ee632fb), BENCH_RATES (50,100,200,300,400),
                              # BENCH_RATE_SECONDS (10), BENCH_MODELS (sync,gthread,granian),
-                             # BENCH_BUILDS (before,after)
+                             # BENCH_BUILDS (before,after; or pgbouncer),
+                             # BENCH_POOL_SIZE (10)
 
 Each build (the one before, checked out into a temporary worktree, then this one) gets its
 own database and its own redis-server (broker, cache and event logs on one server, as `make
@@ -49,6 +50,7 @@ BEFORE = os.environ.get("BENCH_BEFORE", "ee632fb")
 RATES = [int(r) for r in os.environ.get("BENCH_RATES", "50,100,200,300,400").split(",")]
 SECONDS = float(os.environ.get("BENCH_RATE_SECONDS", "10"))
 MODELS = os.environ.get("BENCH_MODELS", "sync,gthread,granian").split(",")
+# "pgbouncer": this build with PgBouncer between PostgreSQL and everything but the relay.
 BUILDS = os.environ.get("BENCH_BUILDS", "before,after").split(",")
 PROCESSES = os.cpu_count() or 2
 THREADS = 4  # per process, for the threaded models
@@ -68,8 +70,8 @@ def web_command(model: str, port: int) -> list[str]:
 
 
 class Build:
-    def __init__(self, name: str, tree: Path):
-        self.name, self.tree = name, tree
+    def __init__(self, name: str, tree: Path, pooler: bool = False):
+        self.name, self.tree, self.pooler = name, tree, pooler
         self.redis = RedisServer()
         self.processes: list[subprocess.Popen] = []
         self.next_number = 0  # of the messages sent, across runs
@@ -80,6 +82,13 @@ class Build:
         url = self.redis.url
         self.extra = {"REDIS_URL": url(0), "REDIS_CACHE_URL": url(1), "EVENTS_REDIS_URL": url(2)}
         self.data = prepare_with(self.tree, self.db, self.extra)
+        # What the web server, the worker and the stream server connect to: PostgreSQL, or
+        # PgBouncer in front of it (the relay always connects directly: LISTEN needs a
+        # session).
+        self.app_db = self.db
+        if self.pooler:
+            self.bouncer = PgBouncer(self.db)
+            self.app_db = self.bouncer.url
         self.events_port = free_port()
         events = [sys.executable, "-m", "gunicorn", "config.asgi:application", "--worker-class",
                   "uvicorn_worker.UvicornWorker", "--bind", f"127.0.0.1:{self.events_port}",
@@ -90,7 +99,7 @@ class Build:
                 self.tree,
                 events,
                 self.events_port,
-                self.db,
+                self.app_db,
                 DB_CONN_MAX_AGE="0",
                 **self.extra,
             )
@@ -105,15 +114,16 @@ class Build:
 
     def spawn(self, role: str, command: list[str]) -> subprocess.Popen:
         log = (LOGS / f"{self.name}-{role}.log").open("wb")
-        env = environment(self.db, LOG_LEVEL="INFO", **self.extra)
+        db = self.db if role == "relay" else self.app_db
+        env = environment(db, LOG_LEVEL="INFO", **self.extra)
         process = subprocess.Popen(command, cwd=self.tree, stdout=log, stderr=log, env=env)
         self.processes.append(process)
         return process
 
     def serve(self, model: str) -> tuple[subprocess.Popen, int]:
         port = free_port()
-        web = serve(f"{self.name}-{model}", self.tree, web_command(model, port), port, self.db,
-                    **self.extra)  # fmt: skip
+        web = serve(f"{self.name}-{model}", self.tree, web_command(model, port), port,
+                    self.app_db, **self.extra)  # fmt: skip
         return web, port
 
     def stop(self) -> None:
@@ -121,6 +131,8 @@ class Build:
         for process in self.processes:
             process.terminate()
             process.wait()
+        if self.pooler:
+            self.bouncer.stop()
         self.redis.stop()
 
     def query(self, sql: str, *params) -> list[tuple]:
@@ -141,6 +153,50 @@ class Build:
             if waiting == 0 and self.redis.client().llen("default") == 0:
                 return
             time.sleep(0.5)
+
+
+class PgBouncer:
+    """Debian's pgbouncer in transaction mode before the build's database, a pool of
+    POOL_SIZE server connections (it refuses to run as root: run as nobody)."""
+
+    POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "10"))
+
+    def __init__(self, db: str):
+        subprocess.run([str(ROOT / "scripts" / "system-packages"), "/usr/sbin/pgbouncer=pgbouncer"],
+                       check=True)  # fmt: skip
+        self.directory = Path(tempfile.mkdtemp(prefix="bench-pgbouncer-"))
+        self.port = free_port()
+        server = psycopg.conninfo.conninfo_to_dict(db)
+        name = server["dbname"]
+        (self.directory / "users.txt").write_text('"postgres" ""\n')
+        (self.directory / "pgbouncer.ini").write_text(
+            f"[databases]\n{name} = host={server['host']} port={server['port']} dbname={name} "
+            f"user={server['user']}\n[pgbouncer]\nlisten_addr = 127.0.0.1\n"
+            f"listen_port = {self.port}\nunix_socket_dir =\nauth_type = trust\n"
+            f"auth_file = {self.directory}/users.txt\npool_mode = transaction\n"
+            f"default_pool_size = {self.POOL_SIZE}\nmax_client_conn = 1000\n"
+            "ignore_startup_parameters = extra_float_digits,options\n"
+        )
+        self.directory.chmod(0o755)
+        log = (LOGS / "pgbouncer.log").open("wb")
+        self.process = subprocess.Popen(
+            ["runuser", "-u", "nobody", "--", "pgbouncer", str(self.directory / "pgbouncer.ini")],
+            stdout=log, stderr=log,
+        )  # fmt: skip
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                psycopg.connect(self.url, autocommit=True).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
 
 
 def open_loop(port: int, rate: float, seconds: float, request) -> list[tuple]:
@@ -357,7 +413,9 @@ def main() -> None:
                    check=True, capture_output=True)  # fmt: skip
     results = {}
     try:
-        for build in (Build("before", worktree), Build("after", ROOT)):
+        builds = (Build("before", worktree), Build("after", ROOT),
+                  Build("pgbouncer", ROOT, pooler=True))  # fmt: skip
+        for build in builds:
             if build.name not in BUILDS:
                 continue
             build.start()

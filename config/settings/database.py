@@ -14,6 +14,9 @@ DATABASES = {
         "postgres://postgres@127.0.0.1:54329/platform",
         conn_max_age=DB_CONN_MAX_AGE,
         conn_health_checks=True,
+        # Behind PgBouncer in transaction mode a server-side cursor (QuerySet.iterator())
+        # may outlive its transaction's server connection: set it there (docs/scaling.md).
+        disable_server_side_cursors=env.bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", False),
     )
 }
 # Comma-separated PostgreSQL streaming replicas: the read-only pages and API lists read from
