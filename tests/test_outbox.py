@@ -140,8 +140,12 @@ def test_redis_away_while_people_write_every_effect_follows_its_return(
     worker = Worker(tmp_path / "worker.log", **env).start()
     client = redis.Redis.from_url(private_redis.url(0))
     try:
-        services.message_send(sender=sender, receiver=receiver, content="before")
+        before = services.message_send(sender=sender, receiver=receiver, content="before")
+        # Every effect of the first send delivered before Redis goes: its event and its
+        # notification's (the log restarts empty, so one published after would count twice).
         wait_for(lambda: Notification.objects.count() == 1)
+        wait_for(lambda: announced(client, receiver) == [before.pk])
+        wait_for(lambda: list(received_ids(client, [receiver])) == [before.pk])
         private_redis.stop()
         sent = [
             services.message_send(sender=sender, receiver=receiver, content=f"during {n}").pk
