@@ -1,11 +1,11 @@
 """Token authentication that refuses expired tokens (accounts.tokens), in one cheap query.
 
 Every API request pays for its authentication, so the token and its user are read with one
-prepared-once SQL statement and built with `from_db`, as the ORM would build them, without
-the ORM compiling a query each time (about a third of a cached inbox read's CPU,
-docs/benchmarks.md). The token is looked up at every request, never kept by a process: a
+SQL string, built once, and made into models with `from_db`, as the ORM would make them,
+without the ORM compiling a query each time (the ORM's lookup was about a third of a cached
+inbox read's CPU). The token is looked up at every request, never kept by a process: a
 deleted token or a deactivated user is refused by the next request, whichever process
-serves it (a per-process cache was measured too, and refused for that reason).
+serves it (why a per-process cache was left out).
 """
 
 from functools import cache
@@ -51,21 +51,20 @@ def token_and_user(key: str, using: str = DEFAULT_DB_ALIAS) -> tuple[Token, User
         row = cursor.fetchone()
     if row is None:
         return None
-    user_fields = _user_fields()
-    user = User.from_db(using, [f.attname for f in user_fields], row[1:])
+    user = User.from_db(using, _user_attnames(), row[1:])
     token = Token.from_db(using, ["key", "user_id", "created"], [key, user.pk, row[0]])
     token.user = user
     return token, user
 
 
 @cache
-def _user_fields() -> list:
-    return list(User._meta.concrete_fields)
+def _user_attnames() -> list[str]:
+    return [f.attname for f in User._meta.concrete_fields]
 
 
 @cache
 def _statement() -> str:
-    columns = ", ".join(f'u."{f.column}"' for f in _user_fields())
+    columns = ", ".join(f'u."{f.column}"' for f in User._meta.concrete_fields)
     return (
         f'SELECT t."created", {columns} FROM "{Token._meta.db_table}" t '
         f'JOIN "{User._meta.db_table}" u ON u."id" = t."user_id" WHERE t."key" = %s'

@@ -122,10 +122,14 @@ class Build:
             server.stop()
 
     def query(self, sql: str, *params):
-        """Rows with numbers as floats (epochs from extract() come as Decimal)."""
-        with psycopg.connect(self.db) as conn:
-            rows = conn.execute(sql, params).fetchall()
-        return [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in rows]
+        return query(self.db, sql, *params)
+
+
+def query(db: str, sql: str, *params) -> list[tuple]:
+    """Rows with numbers as floats (epochs from extract() come as Decimal)."""
+    with psycopg.connect(db) as conn:
+        rows = conn.execute(sql, params).fetchall()
+    return [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in rows]
 
 
 def prepare_with(tree: Path, db: str, extra: dict) -> dict:

@@ -33,14 +33,13 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 
 from bench.common import machine, table
 from bench.house import database, environment, serve
-from bench.outbox import RedisServer, prepare_with
+from bench.outbox import RedisServer, pct, prepare_with, query
 from bench.processes import LOGS, ROOT, cpu_seconds, wrk
 from bench.streams import Streams
 from devtools.cluster import free_port
@@ -136,9 +135,7 @@ class Build:
         self.redis.stop()
 
     def query(self, sql: str, *params) -> list[tuple]:
-        with psycopg.connect(self.db) as conn:
-            rows = conn.execute(sql, params).fetchall()
-        return [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in rows]
+        return query(self.db, sql, *params)
 
     def settled(self, last_number: int, seconds: float = 120) -> None:
         """Until the worker has caught up with the sends so far (no run spills into the
@@ -227,11 +224,6 @@ def open_loop(port: int, rate: float, seconds: float, request) -> list[tuple]:
                 time.sleep(delay)
             pool.submit(one, n)
     return results
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
 
 
 def sends(build: Build, port: int, web: subprocess.Popen, rate: int, seconds=SECONDS) -> dict:
@@ -429,17 +421,23 @@ def main() -> None:
     report(results)
 
 
+def each_run(results: dict):
+    """(build, server model, rate offered, its figures) of every open-loop run."""
+    for build, found in results.items():
+        for model, measured in found["models"].items():
+            for rate, figures in measured["sends"].items():
+                yield build, model, rate, figures
+
+
 def report(results: dict) -> None:
     print(machine())
     print(f"before: {BEFORE}; each model {PROCESSES} processes ({THREADS} threads each for "
           f"gthread and granian); open loop, {SECONDS:.0f} s a rate\n")  # fmt: skip
     rows = []
-    for build, found in results.items():
-        for model, measured in found["models"].items():
-            for rate, r in measured["sends"].items():
-                rows.append([build, model, rate, f"{r['achieved']:.0f}", r["errors"],
-                             f"{r['p50']:.1f}", f"{r['p99']:.1f}", f"{r['notified']:.1f}",
-                             f"{r['pushed']:.1f}", f"{r['pushed_count']}/{r['sent']}"])  # fmt: skip
+    for build, model, rate, r in each_run(results):
+        rows.append([build, model, rate, f"{r['achieved']:.0f}", r["errors"],
+                     f"{r['p50']:.1f}", f"{r['p99']:.1f}", f"{r['notified']:.1f}",
+                     f"{r['pushed']:.1f}", f"{r['pushed_count']}/{r['sent']}"])  # fmt: skip
     table("Open-loop sends", ["build", "server", "offered/s", "achieved/s", "errors",
           "POST p50 ms", "POST p99 ms", "saved -> notification p99 ms",
           "saved -> pushed p99 ms", "pushed"], rows)  # fmt: skip
@@ -460,12 +458,10 @@ def report(results: dict) -> None:
           "worker+relay CPU ms a send", "web CPU ms a cached read (200/s)",
           "read p50 ms", "read p99 ms"], rows)  # fmt: skip
     rows = []
-    for build, found in results.items():
-        for model, measured in found["models"].items():
-            for rate, r in measured["sends"].items():
-                rows.append([build, model, rate, f"{r['achieved']:.0f}", f"{r['in_web']:.2f}",
-                             f"{r['db_busy']:.2f}", r["db_open"],
-                             f"{r['web_cpu_ms'] * r['achieved'] / 10:.0f}"])  # fmt: skip
+    for build, model, rate, r in each_run(results):
+        rows.append([build, model, rate, f"{r['achieved']:.0f}", f"{r['in_web']:.2f}",
+                     f"{r['db_busy']:.2f}", r["db_open"],
+                     f"{r['web_cpu_ms'] * r['achieved'] / 10:.0f}"])  # fmt: skip
     table("Waiting as well as CPU (Little's law: L = achieved rate x mean time held)",
           ["build", "server", "offered/s", "achieved/s", "requests in the web tier (L)",
            "PostgreSQL connections busy (sampled)", "connections open (max)",

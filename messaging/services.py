@@ -107,21 +107,19 @@ def message_insert(message: Message, *, rate: tuple[int, int] | None = None) -> 
     return message
 
 
-def _insert_statement(message: Message, rate, connection) -> tuple[str, list]:
+def _insert_statement(message: Message, rate, db) -> tuple[str, list]:
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
     # The receiver's id is the checked row's: the id asked for may be out of the column's
     # range, which only the comparison with existing ids may see (a 400, not a 500).
     receiver = Message._meta.get_field("receiver")
     selected = ", ".join("receiver.id" if f is receiver else "%s" for f in fields)
     # pre_save as a save would: the attachment is stored and gets its name.
     values = [
-        f.get_db_prep_save(f.pre_save(message, add=True), connection)
-        for f in fields
-        if f is not receiver
+        f.get_db_prep_save(f.pre_save(message, add=True), db) for f in fields if f is not receiver
     ]
     users, messages = User._meta.db_table, Message._meta.db_table
-    ts = connection.ops.quote_name("timestamp")
+    ts = db.ops.quote_name("timestamp")
     window, window_params = "SELECT NULL::timestamptz AS since WHERE false", []
     if rate is not None:
         # The rate's oldest send still in the window when the window is full (index msg_sent).

@@ -6,6 +6,7 @@ shared services), with the helpers they share.
 import atexit
 import contextlib
 import functools
+import json
 import os
 import re
 import shlex
@@ -16,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -140,14 +143,35 @@ def start_server(log_path: Path, **env_overrides) -> tuple[subprocess.Popen, str
     )
 
 
+def procfile_command(name: str) -> list[str]:
+    """The Procfile's command of process `name`, its program named as on the PATH."""
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    line = next(line for line in lines if line.startswith(f"{name}:"))
+    command = shlex.split(line.removeprefix(f"{name}:"))
+    return [Path(command[0]).name, *command[1:]]
+
+
 def start_web(log_path: Path, **env_overrides) -> tuple[subprocess.Popen, str]:
     """Start the web server as `make start` and compose run it (the Procfile's `web`) on a
     free port; returns (process, base URL)."""
     port = free_port()
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    line = next(line for line in lines if line.startswith("web:"))
-    command = shlex.split(line.removeprefix("web:").replace("${PAGES_PORT:-8001}", str(port)))
-    return _serve(port, [Path(command[0]).name, *command[1:]], log_path, env_overrides)
+    command = [part.replace("${PAGES_PORT:-8001}", str(port)) for part in procfile_command("web")]
+    return _serve(port, command, log_path, env_overrides)
+
+
+def http(method: str, url: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    """(status, JSON body) of an API request with this token to a server the tests started."""
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
 
 
 @functools.cache

@@ -2,15 +2,13 @@
 
 import re
 import secrets
-import shlex
 
 import yaml
 
-from tests.servers import ROOT, deploy_check, settings_variables
+from tests.servers import ROOT, deploy_check, procfile_command, settings_variables
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
-PROCFILE = ROOT / "Procfile"
 DJANGO_SERVICES = ["web", "events", "relay", "worker", "beat", "flower"]
 
 
@@ -52,7 +50,7 @@ def test_flower_refuses_to_start_without_a_password():
 def test_services_run_the_documented_commands():
     # The web server of compose and of `make start` is the same, with the same settings.
     web = SERVICES["web"]["command"]
-    procfile = procfile_web()
+    procfile = procfile_command("web")
     assert web[0] == procfile[0] == "gunicorn"
     assert web[web.index("--bind") + 1] == "0.0.0.0:8000"
     assert strip_address(web) == strip_address(procfile)
@@ -114,13 +112,6 @@ def test_only_the_buffering_front_is_published():
     assert "ports" not in SERVICES["events"]
     assert "ports" not in SERVICES["web"]
     assert SERVICES["web"]["environment"]["NUM_PROXIES"] == "1"
-
-
-def procfile_web() -> list[str]:
-    """The Procfile's web command, its program named as compose names it."""
-    line = next(line for line in PROCFILE.read_text().splitlines() if line.startswith("web:"))
-    command = shlex.split(line.removeprefix("web:"))
-    return [command[0].removeprefix(".venv/bin/"), *command[1:]]
 
 
 def strip_address(command: list[str]) -> list[str]:

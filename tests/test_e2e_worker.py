@@ -1,9 +1,6 @@
 """Signals reach a real Celery worker through the real broker, and nothing is lost."""
 
-import json
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from django.core.files.base import ContentFile
@@ -16,7 +13,7 @@ from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from messaging import services
 from messaging.models import Message, MessageHistory, Notification
 from tests.conftest import client_for
-from tests.servers import free_port, start_server, stop, wait_for
+from tests.servers import free_port, http, start_server, stop, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -80,20 +77,6 @@ def test_account_deletion_purges_everything_through_the_worker(celery_worker, us
     assert list(Notification.objects.values_list("message_id", flat=True)) == [kept.pk]
     assert not AccountDeletion.objects.exists()
     assert other_client.get("/api/v1/me/").status_code == 200
-
-
-def http(method: str, url: str, token: str, body: dict | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url,
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 def test_a_web_process_that_cannot_reach_the_broker_still_sends_and_edits(
