@@ -75,17 +75,24 @@ def request(url: str, token: str, body: dict | None = None) -> int:
         return error.code
 
 
+def quick_redelivery(private_redis, **extra) -> dict:
+    """The environment of processes on the private Redis whose unacknowledged tasks come back
+    10 s after delivery, found within a second (kombu's default is hours)."""
+    return {
+        "REDIS_URL": private_redis.url(0),
+        "REDIS_CACHE_URL": private_redis.url(1),
+        "CELERY_VISIBILITY_TIMEOUT": "10",
+        "CELERY_UNACKED_RESTORE_SECONDS": "1",
+        **extra,
+    }
+
+
 def test_redis_down_while_users_write_loses_nothing(private_redis, tmp_path, capsys):
     writer, reader = UserFactory(), UserFactory()
     token = Token.objects.create(user=writer).key
-    env = {
-        "REDIS_URL": private_redis.url(0),
-        "REDIS_CACHE_URL": private_redis.url(1),
-        # A notification task the worker held as Redis went comes back after the visibility
-        # timeout (its outbox row was already published): short here, found within a second.
-        "CELERY_VISIBILITY_TIMEOUT": "10",
-        "CELERY_UNACKED_RESTORE_SECONDS": "1",
-    }
+    # A notification task the worker held as Redis went comes back after the visibility
+    # timeout (its outbox row was already published).
+    env = quick_redelivery(private_redis)
     worker = Worker(tmp_path / "worker.log", **env).start()
     server, base = start_server(tmp_path / "server.log", **env)
     statuses = {"before": Counter(), "outage": Counter(), "after": Counter()}
@@ -296,14 +303,8 @@ def test_worker_killed_mid_archive_finishes_without_half_batches(private_redis, 
         [Message(sender=a, receiver=b, content=f"{i}", timestamp=old) for i in range(8000)]
     )
     total = Message.objects.count()
-    env = {
-        "REDIS_URL": private_redis.url(0),
-        "REDIS_CACHE_URL": private_redis.url(1),
-        # The killed worker's message comes back 10 s after delivery, found within a second.
-        "CELERY_VISIBILITY_TIMEOUT": "10",
-        "CELERY_UNACKED_RESTORE_SECONDS": "1",
-        "MAINTENANCE_LOCK_TTL": "3",
-    }
+    # The killed worker's message comes back after the visibility timeout.
+    env = quick_redelivery(private_redis, MAINTENANCE_LOCK_TTL="3")
     first = Worker(tmp_path / "worker.log", **env).start()
     try:
         send_task(
