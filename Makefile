@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: start test check lint bench messages
+.PHONY: start test check lint bench messages monitor
 
 # The runtime for `make start`; the runtime and the tests' tools for everything else.
 $(BIN)/.installed: requirements.txt requirements-local.txt
@@ -23,9 +23,10 @@ start: $(BIN)/.installed
 # browser is downloaded), redis-server for the fault tests, nginx for the buffering front of
 # compose (tests/test_front.py), gettext for the check that the French catalogue holds every
 # string of the code (tests/test_i18n.py), iproute2 for the test host whose network vanishes
-# (tests/test_events.py). PostgreSQL comes from a wheel (devtools/postgres.py).
+# (tests/test_events.py), Prometheus and promtool for the monitoring's tests
+# (tests/test_monitoring.py). PostgreSQL comes from a wheel (devtools/postgres.py).
 SYSTEM_PACKAGES := /usr/bin/chromium=chromium redis-server=redis-server \
-	/usr/sbin/nginx=nginx-light msgfmt=gettext ip=iproute2
+	/usr/sbin/nginx=nginx-light msgfmt=gettext ip=iproute2 /usr/bin/promtool=prometheus
 
 # Tests use Redis databases 14 (broker) and 15 (cache) so they never touch the platform's data,
 # the local PostgreSQL (or DATABASE_URL's) for their own test database, and never .env.
@@ -45,6 +46,12 @@ check: lint
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Prometheus (Debian's package) scraping `make start`'s processes, with the platform's alert
+# rules: http://127.0.0.1:9090/ (deploy/prometheus/; Grafana comes with compose's profile).
+monitor: $(BIN)/.installed-dev
+	scripts/system-packages /usr/bin/prometheus=prometheus
+	$(BIN)/python -m devtools.monitor
 
 # The end-to-end benchmark (gunicorn, a Celery worker, wrk): figures into docs/benchmarks.md.
 bench: $(BIN)/.installed-dev

@@ -12,5 +12,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # After `app`: importing the config package imports this module. Importing these connects
-# the kombu guard (workers survive a Redis outage) and the tasks' database connection reuse.
-from core import kombu_fixes, worker_db  # noqa: E402, F401
+# the kombu guard (workers survive a Redis outage), the tasks' database connection reuse,
+# their metrics and their traces.
+from core import kombu_fixes, task_metrics, telemetry, worker_db  # noqa: E402, F401

@@ -54,7 +54,7 @@ from functools import wraps
 from django.conf import settings
 from django.core.cache import caches
 
-from core import cache_keys, redis_health, versioned_cache
+from core import cache_keys, metrics, redis_health, versioned_cache
 from core.locks import Renewal
 from core.versioned_cache import MISSING
 
@@ -70,6 +70,7 @@ POLL_SECONDS = 0.02
 # longer than this could store a stale value).
 MARKER_SECONDS = 24 * 3600
 STATS_FLUSH_CALLS = 100
+_RESULTS = {"hits": "hit", "misses": "miss"}
 STATS_FLUSH_SECONDS = 10
 STATS_PREFIX = "cache_result:stats:"
 
@@ -285,6 +286,7 @@ class _Memoised:
 
     def counted(self, outcome: str, value):
         self.counts[outcome] += 1
+        metrics.CACHE_LOOKUPS.labels(self.name, _RESULTS[outcome]).inc()
         self.calls += 1
         if (
             self.calls >= STATS_FLUSH_CALLS

@@ -29,7 +29,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from core import redis_health, redis_urls, replicas
+from core import redis_health, redis_urls, replicas, telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ def streams_key(user_id: int) -> str:
 # the log holds more than ARGV[4] events, more than ARGV[7] bytes of names and data (KEYS[2]
 # keeps the sum), or events older than ARGV[5] seconds, the new one always kept; keep both
 # keys no longer than the age; announce.
-# The announcement is "<user> <id> <previous id> <name> <data>": data (JSON) is last.
+# The announcement is "<user> <id> <previous id> <name> [<traceparent> ]<data>": data (JSON)
+# is last; a traceparent (core.telemetry, "00-...", never the start of JSON) only when traced.
 _APPEND = """
 if KEYS[3] and not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[5]) then return false end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
@@ -83,7 +84,7 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('PUBLISH', ARGV[6],
-           ARGV[1] .. ' ' .. id .. ' ' .. prev .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
+           ARGV[1] .. ' ' .. id .. ' ' .. prev .. ' ' .. ARGV[2] .. ' ' .. ARGV[8] .. ARGV[3])
 return id
 """
 
@@ -105,6 +106,7 @@ class Event:
     prev: str
     name: str
     data: str  # JSON text
+    trace: str = ""  # the traceparent of its publish, when traced (core.telemetry)
 
     def encode(self) -> bytes:
         """The event in the text/event-stream format."""
@@ -172,6 +174,12 @@ def publish(events: Iterable[tuple], *, raise_errors: bool = False) -> int:
     # The reads an event leads to (a page reloading its list) must see what it announces.
     replicas.pin(event[0] for event in events)
     client = _publisher(settings.EVENTS_REDIS_URL)
+    with telemetry.span("events.publish", events=len(events)):
+        trace = telemetry.current()
+        return _publish(client, events, f"{trace} " if trace else "", raise_errors)
+
+
+def _publish(client, events: list[tuple], trace: str, raise_errors: bool) -> int:
     for attempt in range(2):
         pipe = client.pipeline(transaction=False)
         for user_id, name, data, *key in events:
@@ -187,6 +195,7 @@ def publish(events: Iterable[tuple], *, raise_errors: bool = False) -> int:
                 settings.EVENTS_LOG_MAX_AGE_SECONDS,
                 channel(settings.EVENTS_REDIS_URL),
                 settings.EVENTS_LOG_MAX_BYTES,
+                trace,
             )
         # A relay's publish must outlive a failover: behind Sentinel it waits until a replica
         # holds the events, or fails (its rows stay and are published again, once).
@@ -217,6 +226,8 @@ def publish(events: Iterable[tuple], *, raise_errors: bool = False) -> int:
 # it ends ("<RECHECK> <user id> <credential id>"): its streams end at once, before the
 # session row is even gone.
 RECHECK = "recheck"
+# How a traced announcement's traceparent starts (its version, 00).
+TRACED = "00-"
 
 
 def credential_id(secret: str) -> str:
@@ -460,7 +471,10 @@ class Hub:
             logger.warning("live events: ignored a malformed announcement %r", payload[:100])
             return
         if listeners:
-            event = Event(event_id, prev, name, data)
+            trace = ""
+            if data.startswith(TRACED):
+                trace, _, data = data.partition(" ")
+            event = Event(event_id, prev, name, data, trace)
             for listener in listeners:
                 listener.deliver(event)
 

@@ -1,5 +1,6 @@
 """Middleware of the platform."""
 
+import time
 from dataclasses import asdict
 
 from csp.constants import HEADER
@@ -7,6 +8,38 @@ from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
 from csp.utils import build_policy
 from django.conf import settings
 from django.utils.cache import patch_cache_control, patch_vary_headers
+
+
+class RequestMetrics:
+    """Count each request by route (its URL pattern, not its path: ids would make a series
+    per message), method and status, and observe its duration (core.metrics). First in
+    MIDDLEWARE, so that it sees every answer, the static files' and the lockouts' included."""
+
+    def __init__(self, get_response):
+        from core import metrics
+
+        self.get_response = get_response
+        self.requests, self.seconds = metrics.REQUESTS, metrics.REQUEST_SECONDS
+        self.static = settings.STATIC_URL or "/static/"
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        elapsed = time.perf_counter() - started
+        match = getattr(request, "resolver_match", None)
+        if match is not None:
+            route = match.view_name or match.route
+        elif request.path_info.startswith(self.static):
+            route = "static"
+        else:
+            route = "unmatched"
+        method = request.method if request.method in _METHODS else "other"
+        self.requests.labels(route, method, response.status_code).inc()
+        self.seconds.labels(route, method).observe(elapsed)
+        return response
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class PrivateResponses:

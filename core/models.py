@@ -9,6 +9,8 @@ class OutboxRow(models.Model):
     topic = models.CharField(max_length=100)
     payload = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
+    #: The W3C traceparent of the write that recorded it (core.telemetry), or "".
+    trace = models.CharField(max_length=55, blank=True, default="", db_default="")
 
     class Meta:
         db_table = "core_outbox"

@@ -40,7 +40,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
 from django.utils import timezone
 
-from core import redis_health
+from core import metrics, redis_health, telemetry
 from core.models import OutboxRow
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ BUSY_SECONDS = 0.05
 class Row:
     id: int
     payload: dict
+    trace: str = ""  # the traceparent of the write that recorded it (core.telemetry)
 
     def key(self, part: int | str = 0) -> str:
         """A key of delivery for what this row publishes (core.events.publish)."""
@@ -128,7 +129,8 @@ def record(name: str, payload: dict, *, using: str = DEFAULT_DB_ALIAS) -> None:
 
 def record_many(effects: Iterable[tuple[str, dict]], *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Record several effects in one statement."""
-    rows = [OutboxRow(topic=name, payload=payload) for name, payload in effects]
+    trace = telemetry.current()
+    rows = [OutboxRow(topic=name, payload=payload, trace=trace) for name, payload in effects]
     if rows:
         OutboxRow.objects.using(using).bulk_create(rows)
 
@@ -138,10 +140,10 @@ def record_sql(names: Iterable[str], payload: str, source: str) -> tuple[str, li
     the SQL expression `payload` over that row: for a write done in one statement (a
     data-modifying WITH), whose ids Python never sees before the commit. (sql, params)."""
     sql = (
-        f"INSERT INTO {OutboxRow._meta.db_table} (topic, payload, created_at) "
-        f"SELECT topic, {payload}, now() FROM {source}, unnest(%s::varchar[]) AS topic"
+        f"INSERT INTO {OutboxRow._meta.db_table} (topic, payload, created_at, trace) "
+        f"SELECT topic, {payload}, now(), %s FROM {source}, unnest(%s::varchar[]) AS topic"
     )
-    return sql, [list(names)]
+    return sql, [telemetry.current(), list(names)]
 
 
 def backlog(using: str = DEFAULT_DB_ALIAS) -> tuple[int, datetime | None]:
@@ -165,6 +167,30 @@ def health() -> dict:
     return {"status": "late" if late else "ok", "depth": depth, "oldest_seconds": round(age, 1)}
 
 
+class BacklogCollector:
+    """The relay's metrics, read at each scrape: rows waiting and the age of the oldest."""
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        try:
+            depth, oldest = backlog()
+        except Exception as error:  # a scrape must answer: the backlog is then unknown
+            logger.warning("outbox metrics unavailable: %s", error)
+            return
+        finally:
+            connections[DEFAULT_DB_ALIAS].close()  # a scrape's thread keeps no connection
+        age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+        yield GaugeMetricFamily(
+            metrics.PREFIX + "outbox_rows_waiting", "Outbox rows not yet published.", depth
+        )
+        yield GaugeMetricFamily(
+            metrics.PREFIX + "outbox_oldest_age_seconds",
+            "Age of the oldest outbox row not yet published (0 when none).",
+            max(0.0, age),
+        )
+
+
 @dataclass
 class Drained:
     published: int = 0
@@ -184,12 +210,12 @@ def drain(*, limit: int = 1000, now: float | None = None) -> Drained:
             OutboxRow.objects.select_for_update(skip_locked=True)
             .filter(topic__in=list(_topics))
             .order_by("id")
-            .values_list("id", "topic", "payload")[:limit]
+            .values_list("id", "topic", "payload", "trace")[:limit]
         )
         result.full = len(rows) == limit
         by_topic: dict[str, list[Row]] = defaultdict(list)
-        for row_id, name, payload in rows:
-            by_topic[name].append(Row(row_id, payload))
+        for row_id, name, payload, trace in rows:
+            by_topic[name].append(Row(row_id, payload, trace))
         done: list[int] = []
         for name, batch in by_topic.items():
             spec = _topics[name]
@@ -199,12 +225,22 @@ def drain(*, limit: int = 1000, now: float | None = None) -> Drained:
             for start in range(0, len(batch), spec.batch):
                 part = batch[start : start + spec.batch]
                 try:
-                    with transaction.atomic():  # a failed query spares the other topics
+                    with (
+                        telemetry.span(
+                            "outbox.publish",
+                            [row.trace for row in part],
+                            topic=name,
+                            rows=len(part),
+                        ),
+                        transaction.atomic(),  # a failed query spares the other topics
+                    ):
                         spec.handle(part)
                 except Exception:
                     logger.exception("outbox: %d rows of %s not published", len(part), name)
+                    metrics.OUTBOX_FAILURES.labels(name).inc()
                     result.failed = True
                     break
+                metrics.OUTBOX_PUBLISHED.labels(name).inc(len(part))
                 spec.last_published = now
                 done.extend(row.id for row in part)
         if done:

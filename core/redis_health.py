@@ -34,7 +34,8 @@ class Breaker:
         return time.monotonic() < self.until
 
     def trip(self, error) -> None:
-        if not self.is_open():
+        opens = not self.is_open()
+        if opens:
             logger.warning(
                 "Redis at %s failed: %s; skipped by this process for %s s",
                 self.name,
@@ -42,10 +43,21 @@ class Breaker:
                 UNHEALTHY_SECONDS,
             )
         self.until = time.monotonic() + UNHEALTHY_SECONDS
+        _measure_trip(self.name, opens)
 
     def check(self) -> None:
         if self.is_open():
             raise redis.ConnectionError(f"Redis at {self.name} marked unhealthy; not tried")
+
+
+def _measure_trip(name: str, opens: bool) -> None:
+    # Imported here: this module is imported with the Celery app, before the settings choose
+    # where metrics are kept (core/metrics_server.py).
+    from core import metrics
+
+    if opens:
+        metrics.BREAKER_TRIPS.labels(name).inc()
+    metrics.BREAKER_OPEN_UNTIL.labels(name).set(time.time() + UNHEALTHY_SECONDS)
 
 
 _breakers: dict[str, Breaker] = {}

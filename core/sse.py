@@ -12,14 +12,16 @@ import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import redis.asyncio as aioredis
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from core import metrics, telemetry
 from core.event_types import StreamReset
-from core.events import RECHECK, Hub, Listener, Replay, position
+from core.events import RECHECK, Event, Hub, Listener, Replay, position
 
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -29,6 +31,10 @@ HEADERS = [
     (b"x-content-type-options", b"nosniff"),
 ]
 HEARTBEAT = b":\n\n"  # a comment: keeps proxies from closing an idle connection
+# The event whose push ends a send's way to its receiver: its data holds the message's
+# commit time (core.metrics.PUSH_LAG).
+DELIVERED = "message.received"
+_COMMITTED_AT = '"timestamp":"'
 
 
 async def respond(send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()):
@@ -101,6 +107,7 @@ async def serve(
         await unavailable()
         return
     hub.attach(listener)  # before reading the log: nothing published from here is missed
+    metrics.STREAMS_OPEN.inc()
     watcher = asyncio.get_running_loop().create_task(_watch(receive, listener))
     try:
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
@@ -145,13 +152,14 @@ async def serve(
                 missed = await hub.replay(user_id, after=last, since_ms=None if last else floor)
                 last = await _replay(send, missed, last)
                 continue
-            await _body(send, event.encode())
+            await _push(send, event)
             last = event.id
     except (aioredis.RedisError, OSError):
         pass  # the log is unreachable: end the stream, the client comes back with its id
     finally:
         watcher.cancel()
         hub.forget(listener)
+        metrics.STREAMS_OPEN.dec()
         await hub.release(listener)
         with contextlib.suppress(Exception):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -159,14 +167,39 @@ async def serve(
 
 async def _replay(send, replay: Replay, last: str | None) -> str | None:
     if replay.reset:
+        metrics.STREAM_RESETS.inc()
         # Its id moves the client past what is lost; the client reloads what it shows.
         head = f"id: {replay.latest}\n" if replay.latest else ""
         data = StreamReset(reason="events missed").model_dump_json()
         await _body(send, f"{head}event: {StreamReset.event_name}\ndata: {data}\n\n".encode())
         return replay.latest or last
+    metrics.STREAM_REPLAYS.inc()
     for event in replay.events:
-        await _body(send, event.encode())
+        await _push(send, event)
     return replay.latest or last
+
+
+async def _push(send, event: Event) -> None:
+    """Write an event to the stream: counted, its lag observed, traced if it was."""
+    if event.trace and telemetry.enabled():
+        with telemetry.span("events.push", [event.trace], event=event.name):
+            await _body(send, event.encode())
+    else:
+        await _body(send, event.encode())
+    metrics.EVENTS_PUSHED.labels(event.name).inc()
+    if event.name == DELIVERED:
+        metrics.observe_lag(metrics.PUSH_LAG, _committed_at(event.data))
+
+
+def _committed_at(data: str) -> datetime | None:
+    """The message's time in a "message.received" event's data, found without parsing it."""
+    start = data.find(_COMMITTED_AT)
+    if start < 0:
+        return None
+    start += len(_COMMITTED_AT)
+    with contextlib.suppress(ValueError):
+        return datetime.fromisoformat(data[start : data.index('"', start)])
+    return None
 
 
 async def _body(send, chunk: bytes) -> None:

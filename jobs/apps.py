@@ -14,6 +14,8 @@ class JobsConfig(AppConfig):
     def ready(self):
         from celery.signals import beat_init
 
-        from jobs import overview
+        from core import task_metrics
+        from jobs import monitor, overview
 
         beat_init.connect(overview.log_schedules, dispatch_uid="jobs.log_schedules")
+        task_metrics.collectors.append(monitor.OverdueCollector())

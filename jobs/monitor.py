@@ -6,10 +6,12 @@ checks themselves are running (for /healthz).
 it missed, however often the checks run.
 """
 
+import logging
 from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_celery_beat.models import PeriodicTask
@@ -21,6 +23,8 @@ from jobs import alerts
 from jobs.models import JobRun, ScheduleWatch
 from jobs.overview import job_name, last_due
 from jobs.runs import lock_name
+
+logger = logging.getLogger(__name__)
 
 CHECK_JOB = "check_jobs"
 # Failed runs older than this are history, not news (the first check after an upgrade).
@@ -78,15 +82,7 @@ def check_schedules(now: datetime) -> int:
     created = 0
     ScheduleWatch.objects.filter(periodic_task__enabled=False).delete()
     for task in _scheduled_tasks().filter(enabled=True):
-        since = watch(task, now).since
-        last_run = (
-            JobRun.objects.filter(task=job_name(task.task))
-            .order_by("-started_at")
-            .values_list("started_at", flat=True)
-            .first()
-        )
-        reference = max(since, last_run) if last_run else since
-        due = last_due(task, after=reference, until=now - grace)
+        due, last_run = _missed(task, watch(task, now).since, until=now - grace)
         if due is None:
             continue
         alert = alerts.alert_missed(
@@ -98,6 +94,51 @@ def check_schedules(now: datetime) -> int:
         )
         created += alert is not None
     return created
+
+
+def _missed(task: PeriodicTask, since: datetime, *, until: datetime):
+    """(The latest due time of `task` until `until` with no run of its job started since,
+    or None; the job's last start)."""
+    last_run = (
+        JobRun.objects.filter(task=job_name(task.task))
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    reference = max(since, last_run) if last_run else since
+    return last_due(task, after=reference, until=until), last_run
+
+
+class OverdueCollector:
+    """The worker's metric of missed schedules, read at each scrape (without beat or
+    check_jobs, which may be what stopped): for each watched schedule, the seconds since a
+    due time passed with no run of its job, 0 when none did."""
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        from core import metrics
+
+        overdue = GaugeMetricFamily(
+            metrics.PREFIX + "job_overdue_seconds",
+            "Seconds since a scheduled job was due with no run started, per job (0: none).",
+            labels=["job"],
+        )
+        now = timezone.now()
+        try:
+            for watched in ScheduleWatch.objects.filter(periodic_task__enabled=True).select_related(
+                "periodic_task__crontab", "periodic_task__interval"
+            ):
+                task = watched.periodic_task
+                due, _ = _missed(task, watched.since, until=now)
+                seconds = (now - due).total_seconds() if due else 0.0
+                overdue.add_metric([job_name(task.task)], seconds)
+        except Exception as error:  # a scrape must answer: the schedules are then unknown
+            logger.warning("job metrics unavailable: %s", error)
+            return
+        finally:
+            connections.close_all()  # a scrape's thread keeps no connection
+        yield overdue
 
 
 def check_outbox(now: datetime) -> int:

@@ -15,6 +15,7 @@ from django.core.cache import caches
 from django.utils import timezone
 from django_redis import get_redis_connection
 
+from core import metrics
 from core.locks import Renewal
 from core.logs import current_run_id
 from core.tasks import task
@@ -142,6 +143,7 @@ def _alert(run: JobRun) -> None:
 def _finish(run: JobRun, status: str, *, error: str = "") -> None:
     run.status, run.error, run.finished_at = status, error, timezone.now()
     run.save(update_fields=["status", "error", "finished_at", "counts"])
+    metrics.job_finished(run.task, status, run.counts)
     seconds = (run.finished_at - run.started_at).total_seconds()
     logger.info(
         "job run %s id=%s status=%s seconds=%.2f counts=%s arguments=%s",

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from core import replicas, versioned_cache
+from core import metrics, replicas, versioned_cache
 from core.batching import after_commit
 
 PAGE_TIMEOUT = 60
@@ -52,7 +52,9 @@ def cached_for_user(user_id: int, request, compute: Callable[[], object]):
     page_key = _page_key(user_id, request)
     value, version = versioned_cache.read(cache, _version_key(user_id), page_key)
     if value is not versioned_cache.MISSING:
+        metrics.CACHE_LOOKUPS.labels("inbox", "hit").inc()
         return value
+    metrics.CACHE_LOOKUPS.labels("inbox", "miss").inc()
     value = compute()
     if value is not None:
         versioned_cache.store(cache, page_key, version, value, PAGE_TIMEOUT)

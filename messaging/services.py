@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import replicas
+from core import metrics, replicas
 from core.stored import stored_row
 from messaging import conversations, effects, inbox_cache
 from messaging.models import Message, MessageHistory, Notification
@@ -103,6 +103,7 @@ def message_insert(message: Message, *, rate: tuple[int, int] | None = None) -> 
         raise TooManyMessages(retry_after=max(1, math.ceil(rate[1] - waited)))
     message.pk = message_id
     message._state.adding, message._state.db = False, db.alias
+    metrics.MESSAGES_SENT.inc()
     inbox_cache.invalidate_on_commit(message.sender_id, message.receiver_id)
     return message
 
@@ -267,13 +268,20 @@ def notifications_create(*, message_ids: list[int]) -> list[int]:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""INSERT INTO {notifications} (user_id, message_id, created_at, read)
-                    SELECT receiver_id, id, %s, false FROM {messages} WHERE id = ANY(%s)
-                    ORDER BY id ON CONFLICT DO NOTHING RETURNING id""",
+                f"""WITH created AS (
+                        INSERT INTO {notifications} (user_id, message_id, created_at, read)
+                        SELECT receiver_id, id, %s, false FROM {messages} WHERE id = ANY(%s)
+                        ORDER BY id ON CONFLICT DO NOTHING RETURNING id, message_id)
+                    SELECT created.id, message.{connection.ops.quote_name("timestamp")}
+                    FROM created JOIN {messages} message ON message.id = created.message_id
+                    ORDER BY created.id""",
                 [now, list(message_ids)],
             )
-            created = [row[0] for row in cursor.fetchall()]
+            rows = cursor.fetchall()
+        created = [notification_id for notification_id, _sent in rows]
         effects.notifications_created(created)
+    for _notification_id, sent in rows:
+        metrics.observe_lag(metrics.NOTIFICATION_LAG, sent)
     return created
 
 

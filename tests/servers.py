@@ -148,6 +148,8 @@ def procfile_command(name: str) -> list[str]:
     lines = (ROOT / "Procfile").read_text().splitlines()
     line = next(line for line in lines if line.startswith(f"{name}:"))
     command = shlex.split(line.removeprefix(f"{name}:"))
+    while "=" in command[0]:  # the variables it sets (METRICS_PORT...): the tests set theirs
+        command.pop(0)
     return [Path(command[0]).name, *command[1:]]
 
 
@@ -157,6 +159,17 @@ def start_web(log_path: Path, **env_overrides) -> tuple[subprocess.Popen, str]:
     port = free_port()
     command = [part.replace("${PAGES_PORT:-8001}", str(port)) for part in procfile_command("web")]
     return _serve(port, command, log_path, env_overrides)
+
+
+def start_events(log_path: Path, **env_overrides) -> tuple[subprocess.Popen, str]:
+    """Start the event server as `make start` runs it (the Procfile's `events`) on a free
+    port; returns (process, base URL)."""
+    port = free_port()
+    command = [
+        part.replace("${EVENTS_PORT:-8002}", str(port)) for part in procfile_command("events")
+    ]
+    env_overrides.setdefault("STATIC_ROOT", collected_static())
+    return _serve(port, command, log_path, {"DB_CONN_MAX_AGE": "0", **env_overrides})
 
 
 def http(method: str, url: str, token: str, body: dict | None = None) -> tuple[int, dict]:

@@ -13,5 +13,6 @@ from config.settings.database import *  # noqa: F403
 from config.settings.jobs import *  # noqa: F403
 from config.settings.logs import *  # noqa: F403
 from config.settings.messaging import *  # noqa: F403
+from config.settings.observability import *  # noqa: F403
 from config.settings.outbox import *  # noqa: F403
 from config.settings.security import *  # noqa: F403

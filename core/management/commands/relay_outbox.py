@@ -1,6 +1,7 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from core import outbox
+from core import metrics_server, outbox, telemetry
 
 
 class Command(BaseCommand):
@@ -9,4 +10,9 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def handle(self, *args, **options):
+        telemetry.start("relay")
+        metrics_server.prune()
+        metrics_server.serve(
+            settings.METRICS_PORT, settings.METRICS_ADDRESS, [outbox.BacklogCollector()]
+        )
         outbox.Relay().run()
