@@ -69,8 +69,16 @@ def web_command(model: str, port: int) -> list[str]:
 
 
 class Build:
-    def __init__(self, name: str, tree: Path, pooler: bool = False):
+    def __init__(
+        self, name: str, tree: Path, pooler: bool = False, env: dict | None = None,
+        metrics: bool = False,
+    ):  # fmt: skip
         self.name, self.tree, self.pooler = name, tree, pooler
+        # Settings of this build's processes; with `metrics`, each role serves its own
+        # (METRICS_PORT, gunicorn's master through config/gunicorn.py).
+        self.env, self.metrics = env or {}, metrics
+        self.metrics_ports = {role: free_port() for role in ("web", "events", "worker", "relay")}
+        self.metrics_dir = tempfile.mkdtemp(prefix=f"bench-metrics-{name}-")
         self.redis = RedisServer()
         self.processes: list[subprocess.Popen] = []
         self.next_number = 0  # of the messages sent, across runs
@@ -79,7 +87,8 @@ class Build:
         self.redis.start()
         self.db = database(f"bench_sends_{self.name}")
         url = self.redis.url
-        self.extra = {"REDIS_URL": url(0), "REDIS_CACHE_URL": url(1), "EVENTS_REDIS_URL": url(2)}
+        self.extra = {"REDIS_URL": url(0), "REDIS_CACHE_URL": url(1), "EVENTS_REDIS_URL": url(2),
+                      **self.env}  # fmt: skip
         self.data = prepare_with(self.tree, self.db, self.extra)
         # What the web server, the worker and the stream server connect to: PostgreSQL, or
         # PgBouncer in front of it (the relay always connects directly: LISTEN needs a
@@ -91,7 +100,7 @@ class Build:
         self.events_port = free_port()
         events = [sys.executable, "-m", "gunicorn", "config.asgi:application", "--worker-class",
                   "uvicorn_worker.UvicornWorker", "--bind", f"127.0.0.1:{self.events_port}",
-                  "--workers", "1", "--no-control-socket"]  # fmt: skip
+                  "--workers", "1", "--no-control-socket", *self.gunicorn_config()]  # fmt: skip
         self.processes.append(
             serve(
                 f"{self.name}-events",
@@ -101,6 +110,7 @@ class Build:
                 self.app_db,
                 DB_CONN_MAX_AGE="0",
                 **self.extra,
+                **self.role_env("events"),
             )
         )
         self.worker = self.spawn("worker", worker_command(concurrency=PROCESSES))
@@ -114,16 +124,27 @@ class Build:
     def spawn(self, role: str, command: list[str]) -> subprocess.Popen:
         log = (LOGS / f"{self.name}-{role}.log").open("wb")
         db = self.db if role == "relay" else self.app_db
-        env = environment(db, LOG_LEVEL="INFO", **self.extra)
+        env = environment(db, LOG_LEVEL="INFO", **self.extra, **self.role_env(role))
         process = subprocess.Popen(command, cwd=self.tree, stdout=log, stderr=log, env=env)
         self.processes.append(process)
         return process
 
     def serve(self, model: str) -> tuple[subprocess.Popen, int]:
         port = free_port()
-        web = serve(f"{self.name}-{model}", self.tree, web_command(model, port), port,
-                    self.app_db, **self.extra)  # fmt: skip
+        command = web_command(model, port)
+        if model != "granian":
+            command += self.gunicorn_config()
+        web = serve(f"{self.name}-{model}", self.tree, command, port,
+                    self.app_db, **self.extra, **self.role_env("web"))  # fmt: skip
         return web, port
+
+    def role_env(self, role: str) -> dict:
+        if not self.metrics:
+            return {}
+        return {"METRICS_PORT": str(self.metrics_ports[role]), "METRICS_DIR": self.metrics_dir}
+
+    def gunicorn_config(self) -> list[str]:
+        return ["--config", "config/gunicorn.py"] if self.metrics else []
 
     def stop(self) -> None:
         self.streams.close()

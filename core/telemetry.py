@@ -59,10 +59,21 @@ def configure(service: str, *, exporter=None) -> bool:
     else:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    DjangoInstrumentor().instrument()
-    CeleryInstrumentor().instrument()
-    PsycopgInstrumentor().instrument(enable_commenter=False)
-    RedisInstrumentor().instrument()
+    # OpenTelemetry's own variable: "psycopg,redis" leaves the database's and Redis's calls
+    # out of the traces (each span costs CPU: docs/benchmarks.md, "Metrics and traces").
+    disabled = {
+        name.strip()
+        for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")
+    }
+    instrumentors = {
+        "django": lambda: DjangoInstrumentor().instrument(),
+        "celery": lambda: CeleryInstrumentor().instrument(),
+        "psycopg": lambda: PsycopgInstrumentor().instrument(enable_commenter=False),
+        "redis": lambda: RedisInstrumentor().instrument(),
+    }
+    for name, instrument in instrumentors.items():
+        if name not in disabled:
+            instrument()
     _tracer = trace.get_tracer("platform")
     _enabled = True
     logger.info("traces of %s exported", name)
