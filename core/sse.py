@@ -173,7 +173,8 @@ async def _replay(send, replay: Replay, last: str | None) -> str | None:
         data = StreamReset(reason="events missed").model_dump_json()
         await _body(send, f"{head}event: {StreamReset.event_name}\ndata: {data}\n\n".encode())
         return replay.latest or last
-    metrics.STREAM_REPLAYS.inc()
+    if replay.events:
+        metrics.STREAM_REPLAYS.inc()
     for event in replay.events:
         await _push(send, event)
     return replay.latest or last

@@ -71,8 +71,8 @@ def configure(service: str, *, exporter=None) -> bool:
         "psycopg": lambda: PsycopgInstrumentor().instrument(enable_commenter=False),
         "redis": lambda: RedisInstrumentor().instrument(),
     }
-    for name, instrument in instrumentors.items():
-        if name not in disabled:
+    for instrumented, instrument in instrumentors.items():
+        if instrumented not in disabled:
             instrument()
     _tracer = trace.get_tracer("platform")
     _enabled = True
