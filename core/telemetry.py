@@ -134,6 +134,8 @@ def configure_sentry() -> bool:
         dsn=settings.SENTRY_DSN,
         environment=settings.SENTRY_ENVIRONMENT,
         send_default_pii=settings.SENTRY_SEND_DEFAULT_PII,
+        # A request's body is a message's text: personal data, kept out unless allowed.
+        max_request_body_size="medium" if settings.SENTRY_SEND_DEFAULT_PII else "never",
         traces_sample_rate=settings.SENTRY_TRACES_SAMPLE_RATE,
         integrations=[DjangoIntegration(), CeleryIntegration()],
     )
