@@ -34,7 +34,7 @@ def enabled() -> bool:
 
 def configure(service: str, *, exporter=None) -> bool:
     """Trace this process as `service` (web, events, worker, relay, beat), exporting to the
-    OTLP endpoint (or to `exporter`, a SpanExporter: the tests' in-memory one). Idempotent;
+    OTLP endpoint (or to `exporter`, a SpanExporter, synchronously: for a profile). Idempotent;
     False when tracing is off."""
     global _enabled, _tracer
     if _enabled:
