@@ -34,37 +34,14 @@ import statistics
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench.common import machine, table
 from bench.processes import ROOT, cpu_seconds, rss_mb, wrk
 from bench.sends import Build, sends
+from devtools.collector import Collector
 
 RATES = [int(r) for r in os.environ.get("BENCH_RATES", "100").split(",")]
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
-
-
-class Sink:
-    """An OTLP/HTTP endpoint that reads each export and drops it."""
-
-    def __init__(self):
-        self.exports = 0
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                sink.exports += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 class Scraper:
@@ -136,7 +113,7 @@ def middleware() -> dict:
 
 
 def main() -> None:
-    sink = Sink()
+    sink = Collector(keep=False)
     builds = [
         Build("off", ROOT),
         Build("metrics", ROOT, metrics=True),

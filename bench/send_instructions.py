@@ -37,18 +37,6 @@ SENDS = int(os.environ.get("BENCH_SENDS", "100"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 WARM = 20
 
-SINK = """
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
-    def log_message(self, *a): pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-"""
-
 SENDER = """
 import os, sys
 from bench.common import setup_without_reset
@@ -108,7 +96,8 @@ def instructions(env: dict, sends: int) -> int:
 
 
 def main() -> None:
-    sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
+    sink = subprocess.Popen([sys.executable, "-m", "devtools.collector"], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
     port = sink.stdout.readline().strip()
     try:
         with tempfile.TemporaryDirectory() as directory:

@@ -33,7 +33,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import psycopg
 from django.conf import settings
@@ -146,23 +145,18 @@ def record_sql(names: Iterable[str], payload: str, source: str) -> tuple[str, li
     return sql, [telemetry.current(), list(names)]
 
 
-def backlog(using: str = DEFAULT_DB_ALIAS) -> tuple[int, datetime | None]:
-    """(rows waiting, when the oldest was written)."""
+def backlog(using: str = DEFAULT_DB_ALIAS) -> tuple[int, float]:
+    """(rows waiting, seconds since the oldest was written, 0 when none)."""
     with connections[using].cursor() as cursor:
         cursor.execute(f"SELECT count(*), min(created_at) FROM {OutboxRow._meta.db_table}")
-        return cursor.fetchone()
-
-
-def oldest_age_seconds(using: str = DEFAULT_DB_ALIAS) -> float:
-    _, oldest = backlog(using)
-    return (timezone.now() - oldest).total_seconds() if oldest else 0.0
+        depth, oldest = cursor.fetchone()
+    return depth, max(0.0, (timezone.now() - oldest).total_seconds()) if oldest else 0.0
 
 
 def health() -> dict:
     """For /healthz: rows waiting, the age of the oldest, and "late" once it is older than
     OUTBOX_ALERT_AGE_SECONDS (the relay is down, or the broker has been for that long)."""
-    depth, oldest = backlog()
-    age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    depth, age = backlog()
     late = age > settings.OUTBOX_ALERT_AGE_SECONDS
     return {"status": "late" if late else "ok", "depth": depth, "oldest_seconds": round(age, 1)}
 
@@ -174,20 +168,19 @@ class BacklogCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         try:
-            depth, oldest = backlog()
+            depth, age = backlog()
         except Exception as error:  # a scrape must answer: the backlog is then unknown
             logger.warning("outbox metrics unavailable: %s", error)
             return
         finally:
             connections[DEFAULT_DB_ALIAS].close()  # a scrape's thread keeps no connection
-        age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
         yield GaugeMetricFamily(
             metrics.PREFIX + "outbox_rows_waiting", "Outbox rows not yet published.", depth
         )
         yield GaugeMetricFamily(
             metrics.PREFIX + "outbox_oldest_age_seconds",
             "Age of the oldest outbox row not yet published (0 when none).",
-            max(0.0, age),
+            age,
         )
 
 

@@ -2,25 +2,22 @@
 (scraped by Debian's Prometheus), one trace per send across them (OpenTelemetry), errors to
 Sentry, and the rules and dashboard of deploy/."""
 
-import gzip
 import json
 import math
 import re
 import subprocess
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from celery import Celery
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.authtoken.models import Token
 
 from devtools import monitor
+from devtools.collector import Collector
 from devtools.factories import UserFactory
 from devtools.sse import Stream
 from jobs.models import JobRun
@@ -45,61 +42,6 @@ DEPLOY = ROOT / "deploy"
 SERVICES = ("web", "events", "worker", "relay")
 
 
-class Collector:
-    """What the processes send out, kept in memory: spans (OTLP over HTTP, as an
-    OpenTelemetry collector receives them) and error reports (Sentry's envelopes)."""
-
-    def __init__(self):
-        self.spans: list[dict] = []
-        self.envelopes: list[list[dict]] = []
-        collector = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                if self.path == "/v1/traces":
-                    collector.receive_spans(body)
-                elif self.path.endswith("/envelope/"):
-                    collector.envelopes.append(
-                        [json.loads(line) for line in body.splitlines() if line.startswith(b"{")]
-                    )
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def receive_spans(self, body: bytes) -> None:
-        request = ExportTraceServiceRequest.FromString(body)
-        for resource in request.resource_spans:
-            service = next(
-                a.value.string_value
-                for a in resource.resource.attributes
-                if a.key == "service.name"
-            )
-            for scope in resource.scope_spans:
-                for span in scope.spans:
-                    self.spans.append(
-                        {
-                            "service": service,
-                            "name": span.name,
-                            "trace": span.trace_id.hex(),
-                            "id": span.span_id.hex(),
-                            "parent": span.parent_span_id.hex() or None,
-                        }
-                    )
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
 @pytest.fixture(scope="module")
 def platform(django_db_setup, django_db_blocker, tmp_path_factory):
     """web, events, a worker and a relay (each serving its metrics on a port of its own,
@@ -113,7 +55,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
         "REDIS_URL": redis.url(0),
         "REDIS_CACHE_URL": redis.url(1),
         "METRICS_DIR": str(logs / "metrics"),
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.port}",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
         "OTEL_BSP_SCHEDULE_DELAY": "50",
         "SENTRY_DSN": f"http://public@127.0.0.1:{collector.port}/1",
         "LOG_FORMAT": "json",
