@@ -58,9 +58,11 @@ class ContentForm(forms.Form):
     """A reply or an edit: the content alone."""
 
     def clean_content(self):
-        if reason := rules.content_error(self.cleaned_data["content"]):
+        # A form posts its line breaks as CRLF (the HTML standard); kept as typed: LF.
+        content = self.cleaned_data["content"].replace("\r\n", "\n")
+        if reason := rules.content_error(content):
             raise forms.ValidationError(reason)
-        return self.cleaned_data["content"]
+        return content
 
 
 class ReplyForm(ContentForm):
@@ -69,3 +71,10 @@ class ReplyForm(ContentForm):
 
 class EditForm(ContentForm):
     content = ContentField(label=_("Message"))
+
+
+class ChatForm(ContentForm):
+    """A conversation's composer: the content, and the message it replies to if any."""
+
+    content = ContentField(label=_("Message"))
+    parent = forms.IntegerField(required=False, min_value=1, max_value=selectors.MAX_ID)

@@ -9,6 +9,8 @@ from messaging.models import MESSAGE_FIELDS, Conversation, Message, MessageHisto
 
 User = get_user_model()
 
+MAX_ID = 2**63 - 1  # a bigint: larger ids name no row and must not reach the database
+
 
 def messages_visible_to(user) -> QuerySet[Message]:
     return Message.objects.involving(user)
@@ -72,6 +74,89 @@ def thread_part(message_id: int, *, page: str | None = None) -> Page:
 
 def threads(root_ids) -> dict[int, list[Message]]:
     return Message.objects.threads(root_ids)
+
+
+# A conversation's page shows this many messages at once, and loads as many more at a time.
+CONVERSATION_PART_SIZE = 200
+
+
+def conversation_part(
+    user, other, *, before: Message | None = None, after: Message | None = None
+) -> tuple[list[Message], bool]:
+    """Up to CONVERSATION_PART_SIZE messages between two people, oldest first: the newest
+    ones, those just older than `before` or those just newer than `after`; and whether more
+    lie beyond them (older ones, or newer ones with `after`).
+
+    One query for the part: each direction is a range of the index msg_pair, read in the
+    part's order and cut at the part's size, then the two are merged; one more for the
+    replies' parents (`quoted`: their sender and content, for the quote above a reply).
+    """
+    newest_first = after is None
+    order = ("-timestamp", "-id") if newest_first else ("timestamp", "id")
+
+    def one_way(sender, receiver):
+        messages = Message.objects.filter(sender=sender, receiver=receiver)
+        if before is not None:
+            messages = messages.filter(
+                Q(timestamp__lt=before.timestamp) | Q(timestamp=before.timestamp, id__lt=before.pk)
+            )
+        if after is not None:
+            messages = messages.filter(
+                Q(timestamp__gt=after.timestamp) | Q(timestamp=after.timestamp, id__gt=after.pk)
+            )
+        return messages.order_by(*order)[: CONVERSATION_PART_SIZE + 1]
+
+    both = one_way(user, other).union(one_way(other, user), all=True)
+    rows = list(both.order_by(*order)[: CONVERSATION_PART_SIZE + 1])
+    more = len(rows) > CONVERSATION_PART_SIZE
+    rows = rows[:CONVERSATION_PART_SIZE]
+    if newest_first:
+        rows.reverse()
+    _quoted_parents(rows)
+    return rows, more
+
+
+def _quoted_parents(messages: list[Message]) -> None:
+    """Load, in one query, the sender and content of each reply's parent."""
+    parent_ids = {m.parent_message_id for m in messages if m.parent_message_id}
+    if not parent_ids:
+        return
+    parents = Message.objects.filter(id__in=parent_ids).select_related("sender")
+    parents = {p.pk: p for p in parents.only("id", "content", "sender__id", "sender__username")}
+    for message in messages:
+        if message.parent_message_id:
+            message.quoted = parents.get(message.parent_message_id)
+
+
+def conversation_rows(user, other, ids: list[int]) -> list[Message]:
+    """These messages between the two people, oldest first, with their parents' quotes."""
+    rows = list(Message.objects.between(user, other).filter(pk__in=ids).order_by("timestamp", "id"))
+    _quoted_parents(rows)
+    return rows
+
+
+def unread_from(user, other) -> int:
+    """How many messages from `other` the user has not read (their conversation's count)."""
+    counts = Conversation.objects.filter(owner=user, other=other).values_list("unread", flat=True)
+    return next(iter(counts), 0)
+
+
+def first_unread_from(user, other) -> int | None:
+    """The id of the oldest message from `other` the user has not read, if any."""
+    unread = Message.unread_messages.filter(receiver=user, sender=other)
+    return unread.order_by("timestamp", "id").values_list("id", flat=True).first()
+
+
+def conversation_message(user, other, message_id) -> Message | None:
+    """A message between the two people (the anchor of a part, a reply's parent), or None."""
+    if not str(message_id).isdigit() or int(message_id) > MAX_ID:
+        return None
+    return (
+        Message.objects.between(user, other)
+        .filter(pk=int(message_id))
+        .only("id", "timestamp", "sender_id", "receiver_id")
+        .first()
+    )
 
 
 def conversation_roots(user, other) -> QuerySet:

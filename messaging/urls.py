@@ -7,6 +7,7 @@ urlpatterns = [
     path("received/", views.inbox, {"box": "inbox"}, name="received"),
     path("sent/", views.inbox, {"box": "sent"}, name="sent"),
     path("people/<int:user_id>/", views.conversation, name="conversation"),
+    path("people/<int:user_id>/send/", views.conversation_send, name="conversation-send"),
     path("inbox/read-all/", views.mark_all_read, name="mark-all-read"),
     path("compose/", views.compose, name="compose"),
     path("messages/<int:pk>/", views.thread, name="thread"),

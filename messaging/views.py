@@ -2,14 +2,16 @@
 
 from functools import partial
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import prefetch_related_objects
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -19,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.replicas import replica_reads
 from core.throttles import throttle_page
 from messaging import inbox_cache, search, selectors, services
-from messaging.forms import ComposeForm, EditForm, ReplyForm
+from messaging.forms import ChatForm, ComposeForm, EditForm, ReplyForm
 from messaging.models import Message
 
 PAGE_SIZE = 20
@@ -72,6 +74,7 @@ def _visible_message(request, pk: int) -> Message:
 @require_GET
 @replica_reads
 def thread(request, pk: int):
+    """A whole thread, replies indented: for deep threads (a conversation quotes instead)."""
     message = _visible_message(request, pk)
     # Without ?page=, the part that holds the message the link pointed at.
     page = selectors.thread_part(message.pk, page=request.GET.get("page"))
@@ -86,36 +89,152 @@ def thread(request, pk: int):
     )
 
 
-# A page of a conversation shows this many threads, newest first.
-THREADS_PER_PAGE = 10
-
-
 @login_required
 @require_GET
 @replica_reads
 def conversation(request, user_id: int):
-    """Every thread between the user and another person, replies indented."""
+    """The messages between the user and another person, oldest at the top, in parts.
+
+    ?before=<id> (older) and ?after=<id> (newer) show another part. Asked by the open page
+    (chat.js, with X-Requested-With: fetch), the answer is the part's rows alone, saying in
+    X-More-Messages whether more lie beyond; ?id=<id> then is one row (an edited message).
+    """
     other = selectors.correspondent(request.user, user_id)
     if other is None:
         raise Http404
-    page = Paginator(selectors.conversation_roots(request.user, other), THREADS_PER_PAGE)
-    page = page.get_page(request.GET.get("page"))
-    posts = [m for thread in selectors.threads(page.object_list).values() for m in thread]
-    _show(request, posts)
-    template = "_thread_posts.html" if request.GET.get("partial") else "conversation.html"
-    context = {"page": page, "posts": posts, "other": other}
-    return render(request, f"messaging/{template}", context)
+    anchors = {}
+    for key in ("before", "after", "id"):
+        if key in request.GET:
+            anchors[key] = selectors.conversation_message(request.user, other, request.GET[key])
+            if anchors[key] is None:
+                return HttpResponseBadRequest(_("No such message in this conversation."))
+    fragment = request.headers.get("X-Requested-With") == "fetch"
+    if "id" in anchors:
+        if not fragment:
+            return redirect(_in_conversation(request.user, anchors["id"]))
+        messages = selectors.conversation_rows(request.user, other, [anchors["id"].pk])
+        return _rows(request, other, messages, more=False)
+    messages, more = selectors.conversation_part(
+        request.user, other, before=anchors.get("before"), after=anchors.get("after")
+    )
+    if fragment:
+        return _rows(request, other, messages, more=more)
+    return _conversation_page(request, other, messages, more)
+
+
+def _rows(request, other, messages: list[Message], *, more: bool, status=200) -> HttpResponse:
+    _show(request, messages)
+    _group(messages)
+    context = {"rows": messages, "other": other}
+    response = render(request, "messaging/_chat_rows.html", context, status=status)
+    response["X-More-Messages"] = "1" if more else "0"
+    return response
+
+
+def _conversation_page(request, other, messages, more, *, draft: str = "", status: int = 200):
+    _show(request, messages)
+    _group(messages)
+    first_unread = next(
+        (m.pk for m in messages if m.receiver_id == request.user.pk and not m.read), None
+    )
+    unread = selectors.unread_from(request.user, other)
+    if more and unread > sum(m.receiver_id == request.user.pk and not m.read for m in messages):
+        first_unread = selectors.first_unread_from(request.user, other)  # in an older part
+    context = {
+        "other": other,
+        "rows": messages,
+        "more": more,
+        "first_unread": first_unread,
+        "unread": unread,
+        "draft": draft,
+        "max_length": settings.MESSAGE_MAX_LENGTH,
+    }
+    return render(request, "messaging/conversation.html", context, status=status)
+
+
+# Messages of one sender closer than this in time show under one name and time.
+GROUPED_WITHIN_SECONDS = 5 * 60
+
+
+def _group(messages: list[Message]) -> None:
+    """Mark each message that follows one of the same sender closely (`grouped`): the page
+    shows it without its sender's name and time. chat.js applies the same rule to what it
+    adds."""
+    previous = None
+    for message in messages:
+        message.grouped = (
+            previous is not None
+            and previous.sender_id == message.sender_id
+            and (message.timestamp - previous.timestamp).total_seconds() < GROUPED_WITHIN_SECONDS
+        )
+        previous = message
+
+
+@login_required
+@require_POST
+def conversation_send(request, user_id: int):
+    """Send a message from a conversation's composer. chat.js posts it with fetch
+    (X-Requested-With) and gets the new row (201), or the reason it was refused in JSON
+    (400, 429 with Retry-After); a plain form post comes back to the conversation."""
+    other = selectors.correspondent(request.user, user_id)
+    if other is None:
+        raise Http404
+    from_script = request.headers.get("X-Requested-With") == "fetch"
+    form = ChatForm(request.POST)
+    parent, error, retry_after = None, None, None
+    if not form.is_valid():
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+    elif form.cleaned_data["parent"]:
+        parent = selectors.conversation_message(request.user, other, form.cleaned_data["parent"])
+        if parent is None:
+            error = _("The message you reply to is not in this conversation.")
+    if error is None:
+        try:
+            message = services.message_send(
+                sender=request.user,
+                receiver=other,
+                content=form.cleaned_data["content"],
+                parent_message=parent,
+            )
+        except ValidationError as refused:
+            error = " ".join(refused.messages)
+        except services.TooManyMessages as refused:
+            error, retry_after = str(refused), refused.retry_after
+    status = 400 if retry_after is None else 429
+    if from_script:
+        if error is not None:
+            response = JsonResponse({"detail": error}, status=status)
+        else:
+            rows = selectors.conversation_rows(request.user, other, [message.pk])
+            response = _rows(request, other, rows, more=False, status=201)
+    elif error is not None:
+        flash.error(request, error)
+        messages, more = selectors.conversation_part(request.user, other)
+        response = _conversation_page(
+            request, other, messages, more, draft=request.POST.get("content", ""), status=status
+        )
+    else:
+        response = redirect(_in_conversation(request.user, message))
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _in_conversation(user, message: Message) -> str:
+    """The URL of `message` in the user's conversation with its other person."""
+    other = message.receiver_id if message.sender_id == user.pk else message.sender_id
+    return f"{reverse('conversation', args=[other])}#m{message.pk}"
 
 
 def _show(request, posts: list[Message]) -> None:
-    """Ready these messages to be shown: their earlier versions, their indent; and read."""
+    """Ready these messages to be shown: their earlier versions, their indent, whose they
+    are. Showing marks nothing read: the page's script does, once a message has been on
+    screen in a tab the reader looks at (reading.js)."""
     histories = selectors.versions_of(posts)
-    unread = [m.pk for m in posts if m.receiver_id == request.user.pk and not m.read]
-    if unread:  # reading a page of messages reads them
-        services.messages_mark_read(user=request.user, ids=unread)
     for m in posts:
         m.versions = histories.get(m.pk, [])
-        m.indent = min(m.depth, 8)
+        m.indent = min(getattr(m, "depth", 0), 8)
+        m.mine = m.sender_id == request.user.pk
 
 
 @login_required
@@ -165,7 +284,7 @@ def compose(request):
             flash.success(
                 request, _("Message sent to %(name)s.") % {"name": message.receiver.username}
             )
-            return redirect("thread", pk=message.pk)
+            return redirect(_in_conversation(request.user, message))
     return render(request, "messaging/compose.html", {"form": form})
 
 
@@ -179,8 +298,9 @@ def edit(request, pk: int):
             message=message, editor=request.user, content=form.cleaned_data["content"]
         )
         flash.success(request, _("Message edited; its earlier version is kept."))
-        return redirect("thread", pk=pk)
-    return render(request, "messaging/edit.html", {"form": form, "message": message})
+        return redirect(_in_conversation(request.user, message))
+    context = {"form": form, "message": message, "back": _in_conversation(request.user, message)}
+    return render(request, "messaging/edit.html", context)
 
 
 @login_required

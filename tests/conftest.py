@@ -15,6 +15,8 @@ from devtools.factories import UserFactory
 from tests import servers
 from tests.servers import UNLIMITED_SENDS, RedisServer, Worker, wait_for
 
+pytest_plugins = ["tests.browsing"]
+
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):

@@ -32,7 +32,7 @@ def test_every_declared_event_is_in_the_readme_table_and_nothing_else():
 
 def test_the_pages_handle_every_declared_event():
     script = (ROOT / "messaging/static/messaging/live.js").read_text()
-    handlers = set(re.findall(r'^\s+"([a-z.]+)": function', script, flags=re.MULTILINE))
+    handlers = set(re.findall(r'^\s+"([a-z.]+)": \(\w*\) =>', script, flags=re.MULTILINE))
     assert handlers == set(DECLARED)
 
 
