@@ -7,6 +7,7 @@ with Playwright's focus emulation off, so document.hasFocus() is the browser's o
 answer, not a stand-in.
 """
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -79,11 +80,20 @@ def open_conversation(page: Page, base: str, other) -> None:
     expect(page.locator("#composer-text")).to_be_visible()
 
 
-@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
-def test_the_conversation_reads_down_and_sends_with_enter(base, new_page, size):
+# Whether a row shows whole between the window's top and the pinned composer.
+IN_VIEW = """row => { const r = row.getBoundingClientRect();
+                      const dock = document.querySelector('.dock').getBoundingClientRect();
+                      return r.top >= 0 && r.bottom <= dock.top; }"""
+# Whether at least half of a row shows there: what counts as seen (reading.js).
+HALF_IN_VIEW = """row => { const r = row.getBoundingClientRect();
+                      const dock = document.querySelector('.dock').getBoundingClientRect();
+                      return Math.min(r.bottom, dock.top) - Math.max(r.top, 0) >= r.height / 2; }"""
+
+
+def test_the_conversation_reads_down_sends_with_enter_and_replies_in_place(base, new_page):
     me, pal = UserFactory(username="reader"), UserFactory(username="pal")
     messages = chat(me, pal, 30)
-    page = new_page(*size)
+    page = new_page(*PHONE)
     log_in(page, base, "reader")
     open_conversation(page, base, pal)
 
@@ -115,44 +125,32 @@ def test_the_conversation_reads_down_and_sends_with_enter(base, new_page, size):
     box.fill("with control")
     box.press("Control+Enter")
     expect(page.locator("li.msg.mine .content").last).to_have_text("with control")
-    if size == PHONE:
-        screenshot(page, "conversation-phone", full_page=False)
-    else:
-        screenshot(page, "conversation-desktop", full_page=False)
 
-
-# Whether a row shows whole between the window's top and the pinned composer.
-IN_VIEW = """row => { const r = row.getBoundingClientRect();
-                      const dock = document.querySelector('.dock').getBoundingClientRect();
-                      return r.top >= 0 && r.bottom <= dock.top; }"""
-# Whether at least half of a row shows there: what counts as seen (reading.js).
-HALF_IN_VIEW = """row => { const r = row.getBoundingClientRect();
-                      const dock = document.querySelector('.dock').getBoundingClientRect();
-                      return Math.min(r.bottom, dock.top) - Math.max(r.top, 0) >= r.height / 2; }"""
-
-
-def test_a_reply_quotes_its_parent_and_the_quote_jumps_to_it(base, new_page):
-    me, pal = UserFactory(username="reader"), UserFactory(username="pal")
-    messages = chat(me, pal, 40)
-    page = new_page(*PHONE)
-    log_in(page, base, "reader")
-    open_conversation(page, base, pal)
-
+    # A reply, from the conversation: the parent quoted above it; the quote jumps to it.
     asked = page.locator(f"#m{messages[1].pk}")
     asked.scroll_into_view_if_needed()
     asked.click()  # a tap shows the actions
     asked.get_by_role("link", name="Reply").click()
     expect(page.locator("#replying")).to_contain_text("short line 1")
-    page.get_by_label("Message to pal").fill("answering line 1")
+    box.fill("answering line 1")
     page.keyboard.press("Enter")
     reply = page.locator("li.msg").filter(has_text="answering line 1")
     expect(reply.locator(".quote")).to_contain_text("short line 1")
     expect(page.locator("#replying")).to_be_hidden()
     assert Message.objects.get(content="answering line 1").parent_message_id == messages[1].pk
-
     reply.locator(".quote").click()
     expect(asked).to_be_in_viewport()
     expect(asked).to_be_focused()
+
+    if os.environ.get("SCREENSHOTS_DIR"):  # the README's, at both sizes in both languages
+        for language in ("en", "fr"):
+            for name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+                page.set_viewport_size(dict(zip(("width", "height"), size, strict=True)))
+                page.goto(url)
+                expect(page.locator("#composer-text")).to_be_visible()
+                screenshot(page, f"conversation-{name}-{language}", full_page=False)
+            if language == "en":
+                page.get_by_role("button", name="Français").click()
 
 
 def test_a_refused_send_keeps_its_text_and_retries(base, new_page):
@@ -325,41 +323,36 @@ def test_arrivals_do_not_move_what_one_reads(base, new_page):
     )
 
 
-@pytest.mark.parametrize(
-    ("locale", "full", "short"),
-    [
-        ("en-US", "Tuesday, January 14, 2025 at 11:30 PM", "Jan 14, 2025"),
-        ("fr-FR", "mardi 14 janvier 2025 à 23:30", "14 janv. 2025"),
-    ],
-    ids=["en", "fr"],
-)
-def test_times_show_in_the_readers_zone_and_language(base, new_page, locale, full, short):
+def test_times_show_in_the_readers_zone_and_language(base, new_page):
     me, pal = UserFactory(username="reader"), UserFactory(username="pal")
     # 07:30 UTC on the 15th is 23:30 on the 14th in Los Angeles.
     old = MessageFactory(
         sender=pal, receiver=me, content="old", timestamp=datetime(2025, 1, 15, 7, 30, tzinfo=UTC)
     )
     now = MessageFactory(sender=pal, receiver=me, content="just now")
-    page = new_page(locale=locale, timezone_id="America/Los_Angeles")
-    log_in(page, base, "reader")
-    open_conversation(page, base, pal)
-    stamp = page.locator(f"#m{old.pk} time")
-    expect(stamp).to_have_attribute("title", full)
-    expect(stamp.locator(".when")).to_have_text(short)
-    expect(stamp.locator(".visually-hidden")).to_have_text(full)
-    expect(page.locator(f"#m{now.pk} time .when")).to_have_text(
-        "Now" if locale == "en-US" else "Maintenant"
-    )
-    # Yesterday evening in Los Angeles, wherever the server is.
-    yesterday = page.evaluate(
-        """() => { const d = new Date(); d.setDate(d.getDate() - 1); d.setHours(20, 5, 0, 0);
-                   return d.toISOString(); }"""
-    )
-    evening = MessageFactory(sender=me, receiver=pal, content="evening", timestamp=yesterday)
-    page.reload()
-    expect(page.locator(f"#m{evening.pk} time .when")).to_have_text(
-        "Yesterday 8:05 PM" if locale == "en-US" else "Hier 20:05"
-    )
+    languages = [
+        ("en-US", "Tuesday, January 14, 2025 at 11:30 PM", "Jan 14, 2025", "Now", "Yesterday"),
+        ("fr-FR", "mardi 14 janvier 2025 à 23:30", "14 janv. 2025", "Maintenant", "Hier"),
+    ]
+    for locale, full, short, just_now, yesterday in languages:
+        page = new_page(locale=locale, timezone_id="America/Los_Angeles")
+        log_in(page, base, "reader")
+        open_conversation(page, base, pal)
+        stamp = page.locator(f"#m{old.pk} time")
+        expect(stamp).to_have_attribute("title", full)
+        expect(stamp.locator(".when")).to_have_text(short)
+        expect(stamp.locator(".visually-hidden")).to_have_text(full)
+        expect(page.locator(f"#m{now.pk} time .when")).to_have_text(just_now)
+        # Yesterday evening in Los Angeles, wherever the server is.
+        evening = page.evaluate(
+            """() => { const d = new Date(); d.setDate(d.getDate() - 1); d.setHours(20, 5, 0, 0);
+                       return d.toISOString(); }"""
+        )
+        message = MessageFactory(sender=me, receiver=pal, content="evening", timestamp=evening)
+        page.reload()
+        clock = "8:05 PM" if locale == "en-US" else "20:05"
+        expect(page.locator(f"#m{message.pk} time .when")).to_have_text(f"{yesterday} {clock}")
+        message.delete()
 
 
 RECORD_NOTIFICATIONS = """
