@@ -90,7 +90,7 @@ def p99(values: list[float]) -> float:
 def main():
     me, other = UserFactory(username="reader"), UserFactory(username="writer")
     load(me.pk, other.pk)
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(me)
     page = f"/people/{other.pk}/"
     ids = list(
@@ -101,9 +101,7 @@ def main():
     anchors = [random.choice(ids[200:]) for _ in range(REQUESTS)]
     measure(client, [page] * 20)  # warm the connection and the caches of the database
     first = measure(client, [page] * REQUESTS)
-    older = measure(
-        client, [f"{page}?before={a}" for a in anchors], HTTP_X_REQUESTED_WITH="fetch"
-    )
+    older = measure(client, [f"{page}?before={a}" for a in anchors], HTTP_X_REQUESTED_WITH="fetch")
     rows = []
     for name, (times, sizes, zipped), goal, url, headers in [
         ("first part (the page)", first, FIRST_PART_GOAL_MS, page, {}),

@@ -27,7 +27,10 @@ from devtools.factories import MessageFactory, UserFactory  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "messaging" / "static"
 BASELINE = os.environ.get("BENCH_BASELINE", "9e571f7")
-HTMX = {"htmx.org@2.0.11": "package/dist/htmx.min.js", "htmx-ext-sse@2.2.4": "package/dist/sse.min.js"}
+HTMX = {
+    "htmx.org@2.0.11": "package/dist/htmx.min.js",
+    "htmx-ext-sse@2.2.4": "package/dist/sse.min.js",
+}
 ASSET = re.compile(r'<(?:script[^>]*src|link rel="stylesheet" href)="/static/([^"]+)"')
 IMPORT = re.compile(r'^import .* from "\./([^"]+)";', re.MULTILINE)
 
@@ -100,7 +103,7 @@ def htmx_bytes() -> tuple[int, int] | None:
 def main():
     me, pal = UserFactory(), UserFactory()
     MessageFactory(sender=pal, receiver=me)
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(me)
     then_files = assets(baseline_html(), then)
     before = weigh(then_files)

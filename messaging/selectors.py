@@ -1,5 +1,8 @@
 """Reads of the messaging app: what a user may see, as QuerySets."""
 
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db import connection, connections
@@ -80,9 +83,37 @@ def threads(root_ids) -> dict[int, list[Message]]:
 CONVERSATION_PART_SIZE = 200
 
 
+@dataclass(slots=True)
+class ChatMessage:
+    """A message as a conversation shows it (messaging.chat_rows), read as a plain row:
+    building model instances took 11 of a part's 35 ms."""
+
+    pk: int
+    sender_id: int
+    receiver_id: int
+    content: str
+    timestamp: datetime
+    edited: bool
+    read: bool
+    parent_message_id: int | None
+    attachment: str
+    quoted: Message | None = None  # the parent's sender and content
+    grouped: bool = False  # the page shows it under the previous one's name and time
+    mine: bool = False
+    versions: list = field(default_factory=list)
+    indent: int = 0
+
+
+CHAT_FIELDS = [f.name for f in fields(ChatMessage)][1:9]
+
+
+def _chat_rows(messages: QuerySet) -> QuerySet:
+    return messages.values_list("id", *CHAT_FIELDS)
+
+
 def conversation_part(
     user, other, *, before: Message | None = None, after: Message | None = None
-) -> tuple[list[Message], bool]:
+) -> tuple[list[ChatMessage], bool]:
     """Up to CONVERSATION_PART_SIZE messages between two people, oldest first: the newest
     ones, those just older than `before` or those just newer than `after`; and whether more
     lie beyond them (older ones, or newer ones with `after`).
@@ -96,18 +127,20 @@ def conversation_part(
 
     def one_way(sender, receiver):
         messages = Message.objects.filter(sender=sender, receiver=receiver)
+        # The plain bound on the timestamp lets the index start the range at the anchor;
+        # the rest orders the anchor's equals by id.
         if before is not None:
-            messages = messages.filter(
-                Q(timestamp__lt=before.timestamp) | Q(timestamp=before.timestamp, id__lt=before.pk)
+            messages = messages.filter(timestamp__lte=before.timestamp).filter(
+                Q(timestamp__lt=before.timestamp) | Q(id__lt=before.pk)
             )
         if after is not None:
-            messages = messages.filter(
-                Q(timestamp__gt=after.timestamp) | Q(timestamp=after.timestamp, id__gt=after.pk)
+            messages = messages.filter(timestamp__gte=after.timestamp).filter(
+                Q(timestamp__gt=after.timestamp) | Q(id__gt=after.pk)
             )
-        return messages.order_by(*order)[: CONVERSATION_PART_SIZE + 1]
+        return _chat_rows(messages.order_by(*order)[: CONVERSATION_PART_SIZE + 1])
 
     both = one_way(user, other).union(one_way(other, user), all=True)
-    rows = list(both.order_by(*order)[: CONVERSATION_PART_SIZE + 1])
+    rows = [ChatMessage(*row) for row in both.order_by(*order)[: CONVERSATION_PART_SIZE + 1]]
     more = len(rows) > CONVERSATION_PART_SIZE
     rows = rows[:CONVERSATION_PART_SIZE]
     if newest_first:
@@ -116,7 +149,7 @@ def conversation_part(
     return rows, more
 
 
-def _quoted_parents(messages: list[Message]) -> None:
+def _quoted_parents(messages: list[ChatMessage]) -> None:
     """Load, in one query, the sender and content of each reply's parent."""
     parent_ids = {m.parent_message_id for m in messages if m.parent_message_id}
     if not parent_ids:
@@ -128,9 +161,10 @@ def _quoted_parents(messages: list[Message]) -> None:
             message.quoted = parents.get(message.parent_message_id)
 
 
-def conversation_rows(user, other, ids: list[int]) -> list[Message]:
+def conversation_rows(user, other, ids: list[int]) -> list[ChatMessage]:
     """These messages between the two people, oldest first, with their parents' quotes."""
-    rows = list(Message.objects.between(user, other).filter(pk__in=ids).order_by("timestamp", "id"))
+    messages = Message.objects.between(user, other).filter(pk__in=ids)
+    rows = [ChatMessage(*row) for row in _chat_rows(messages.order_by("timestamp", "id"))]
     _quoted_parents(rows)
     return rows
 

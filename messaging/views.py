@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.replicas import replica_reads
 from core.throttles import throttle_page
 from messaging import inbox_cache, search, selectors, services
+from messaging.chat_rows import rows_html
 from messaging.forms import ChatForm, ComposeForm, EditForm, ReplyForm
 from messaging.models import Message
 
@@ -125,8 +126,7 @@ def conversation(request, user_id: int):
 def _rows(request, other, messages: list[Message], *, more: bool, status=200) -> HttpResponse:
     _show(request, messages)
     _group(messages)
-    context = {"rows": messages, "other": other}
-    response = render(request, "messaging/_chat_rows.html", context, status=status)
+    response = HttpResponse(rows_html(messages, me=request.user, other=other), status=status)
     response["X-More-Messages"] = "1" if more else "0"
     return response
 
@@ -143,6 +143,7 @@ def _conversation_page(request, other, messages, more, *, draft: str = "", statu
     context = {
         "other": other,
         "rows": messages,
+        "rows_html": rows_html(messages, me=request.user, other=other, first_unread=first_unread),
         "more": more,
         "first_unread": first_unread,
         "unread": unread,
