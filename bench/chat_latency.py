@@ -2,8 +2,8 @@
 `python -m bench.chat_latency` (issue 26; docs/benchmarks.md).
 
 The platform as `make start` serves it, on the bench database: nginx in front of gunicorn
-(pages, 2 workers) and the stream server (gunicorn with uvicorn's worker), the outbox relay
-that publishes the events. Two browser contexts of Debian's Chromium: alice types in her
+(pages, 2 workers) and the stream server (gunicorn with uvicorn's worker), a Celery worker
+and the outbox relay. Two browser contexts of Debian's Chromium: alice types in her
 conversation's composer and presses Enter; bob's conversation with her is open. For each
 of BENCH_CHAT_MESSAGES messages (default 200), one at a time: the message's commit (its
 timestamp, taken in the web process just before its one-statement insert commits) to the
@@ -22,9 +22,11 @@ from bench.common import machine, setup, table
 
 setup()
 
+import redis  # noqa: E402
+from django.conf import settings  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from bench.processes import LOGS, ROOT, _answers, relay, start, stop  # noqa: E402
+from bench.processes import LOGS, ROOT, _answers, celery_worker, start, stop  # noqa: E402
 from devtools import front  # noqa: E402
 from devtools.factories import PASSWORD, UserFactory  # noqa: E402
 from messaging.models import Message  # noqa: E402
@@ -84,8 +86,9 @@ def platform() -> tuple[list[subprocess.Popen], str]:
         ],
         lambda: _answers(events_port),
         **extra,
+        DB_CONN_MAX_AGE="0",
     )
-    publisher = relay("relay", **extra)
+    publisher = celery_worker(**extra)  # and its outbox relay
     config = front.write_config(
         LOGS / "front",
         listen=f"127.0.0.1:{front_port}",
@@ -109,6 +112,12 @@ def p99(values: list[float]) -> float:
 
 
 def main():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain
+    # blocking reads, as in the browser tests.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # The bench's Redis databases start empty too: an earlier run's events, kept under the
+    # same message ids (the database starts again from 1), would be taken for repeats.
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
     alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
     processes, base = platform()
     try:
