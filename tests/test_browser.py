@@ -67,6 +67,7 @@ def test_two_people_exchange_reply_and_edit_live(platform_url, new_page):
     expect(bob.locator("li.msg .content").get_by_text("Hi Bob, lunch at one?")).to_be_visible(
         timeout=LIVE_MS
     )
+    expect(bob.locator("li.msg .quote")).to_contain_text("Hi Bob, lunch at one?")  # re-quoted
     bob.get_by_text("edited", exact=True).click()
     expect(bob.locator(".history .old")).to_have_text("Hi Bob, lunch at noon?")
     screenshot(bob, "thread")

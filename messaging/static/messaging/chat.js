@@ -161,7 +161,12 @@ const between = (message) =>
 
 document.addEventListener("live:event", ({ detail: { name, data } }) => {
   if ((name === "message.received" || name === "message.sent") && between(data.message)) catchUp();
-  else if (name === "message.edited" && document.getElementById(`m${data.message.id}`)) replaceRow(data.message.id);
+  else if (name === "message.edited") {
+    // The edited message, and the replies that quote it.
+    const id = data.message.id;
+    if (document.getElementById(`m${id}`)) replaceRow(id);
+    log.querySelectorAll(`a.quote[data-parent="${id}"]`).forEach((quote) => replaceRow(quote.closest("li.msg").dataset.messageId));
+  }
   else if (name === "messages.deleted") data.ids.forEach((id) => document.getElementById(`m${id}`)?.remove());
   else if (name === "stream.reset") catchUp();
 });
