@@ -13,6 +13,8 @@ from html import escape
 
 from django.template.defaultfilters import truncatechars
 from django.urls import reverse
+from django.utils import dates
+from django.utils.formats import date_format, get_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
@@ -27,11 +29,44 @@ def _url(name: str) -> str:
     return reverse(name, args=[MARK]).replace(str(MARK), "{}")
 
 
-def moment(at) -> str:
-    """A <time> in the server's zone, which times.js shows in the reader's language and zone
-    (without the script, an ISO-like date and time that reads the same in any language)."""
+# The letters of the languages' SHORT_DATETIME_FORMAT (config/formats/), written here once a
+# call: date_format took 85 µs a time, 17 ms for a part of 200.
+LETTERS = {
+    "j": lambda at, months: str(at.day),
+    "d": lambda at, months: f"{at.day:02d}",
+    "M": lambda at, months: months["M"][at.month - 1],
+    "N": lambda at, months: months["N"][at.month - 1],
+    "Y": lambda at, months: str(at.year),
+    "H": lambda at, months: f"{at.hour:02d}",
+    "i": lambda at, months: f"{at.minute:02d}",
+}
+
+
+def clock():
+    """A function writing a moment as the current language's SHORT_DATETIME_FORMAT and the
+    zone's name ("Mar 5, 14:03 UTC", "5 mars, 14:03 UTC"): the same text as Django's
+    date_format for the letters in LETTERS, and date_format itself for any other format."""
+    pattern = get_format("SHORT_DATETIME_FORMAT")
+    if any(c.isalpha() and c not in LETTERS for c in pattern) or "\\" in pattern:
+        return lambda at: f"{date_format(at, 'SHORT_DATETIME_FORMAT')} {at.strftime('%Z')}"
+    months = {
+        "M": [str(dates.MONTHS_3[n]).title() for n in range(1, 13)],
+        "N": [str(dates.MONTHS_AP[n]) for n in range(1, 13)],
+    }
+    parts = [LETTERS.get(c, c) for c in pattern]
+
+    def write(at) -> str:
+        text = "".join(p if isinstance(p, str) else p(at, months) for p in parts)
+        return f"{text} {at.strftime('%Z')}"
+
+    return write
+
+
+def moment(at, write) -> str:
+    """A <time> in the server's zone and the page's language, which times.js shows in the
+    reader's zone."""
     at = localtime(at)
-    return f'<time datetime="{at.isoformat()}">{at.strftime("%Y-%m-%d %H:%M %Z")}</time>'
+    return f'<time datetime="{at.isoformat()}">{escape(write(at))}</time>'
 
 
 def rows_html(
@@ -55,10 +90,11 @@ def rows_html(
     }
     urls = {name: _url(name) for name in ("thread", "edit", "message-attachment")}
     names = {me.pk: escape(me.username), other.pk: escape(other.username)}
-    return mark_safe("".join(_row(m, first_unread, words, urls, names) for m in rows))
+    write = clock()
+    return mark_safe("".join(_row(m, first_unread, words, urls, names, write) for m in rows))
 
 
-def _row(m: ChatMessage, first_unread, words, urls, names) -> str:
+def _row(m: ChatMessage, first_unread, words, urls, names, write) -> str:
     """One message's row; ids and times are the database's, everything else is escaped."""
     out = []
     if m.pk == first_unread:
@@ -69,7 +105,7 @@ def _row(m: ChatMessage, first_unread, words, urls, names) -> str:
         f'<li class="{classes}" id="m{m.pk}" data-message-id="{m.pk}"'
         f' data-sender="{m.sender_id}" data-at="{m.timestamp.isoformat()}"{unread}>'
         f'<p class="meta"><strong class="who">{names.get(m.sender_id, "")}</strong>'
-        f" {moment(m.timestamp)}</p>"
+        f" {moment(m.timestamp, write)}</p>"
     )
     if parent := m.parent_message_id:
         quoted = getattr(m, "quoted", None)
@@ -90,7 +126,8 @@ def _row(m: ChatMessage, first_unread, words, urls, names) -> str:
         out.append(f'<p><a href="{href}">{words["attachment"]}</a></p>')
     if m.edited:
         versions = "".join(
-            f'<li>{moment(v.edited_at)}: <span class="old">{escape(v.old_content)}</span></li>'
+            f"<li>{moment(v.edited_at, write)}:"
+            f' <span class="old">{escape(v.old_content)}</span></li>'
             for v in m.versions
         )
         versions = versions or f"<li>{words['saving']}</li>"

@@ -123,7 +123,7 @@ def conversation(request, user_id: int):
     return _conversation_page(request, other, messages, more)
 
 
-def _rows(request, other, messages: list[Message], *, more: bool, status=200) -> HttpResponse:
+def _rows(request, other, messages: list, *, more: bool, status=200) -> HttpResponse:
     _show(request, messages)
     _group(messages)
     response = HttpResponse(rows_html(messages, me=request.user, other=other), status=status)
@@ -157,7 +157,7 @@ def _conversation_page(request, other, messages, more, *, draft: str = "", statu
 GROUPED_WITHIN_SECONDS = 5 * 60
 
 
-def _group(messages: list[Message]) -> None:
+def _group(messages: list) -> None:
     """Mark each message that follows one of the same sender closely (`grouped`): the page
     shows it without its sender's name and time. chat.js applies the same rule to what it
     adds."""
@@ -227,7 +227,7 @@ def _in_conversation(user, message: Message) -> str:
     return f"{reverse('conversation', args=[other])}#m{message.pk}"
 
 
-def _show(request, posts: list[Message]) -> None:
+def _show(request, posts: list) -> None:
     """Ready these messages to be shown: their earlier versions, their indent, whose they
     are. Showing marks nothing read: the page's script does, once a message has been on
     screen in a tab the reader looks at (reading.js)."""

@@ -162,6 +162,19 @@ def test_a_refused_send_keeps_its_text_and_retries(base, new_page):
     box = page.get_by_label("Message to pal")
     send_url = re.compile(r"/people/\d+/send/$")
 
+    # Held by the test, the send shows as "Sending…" until the server answers.
+    held = []
+    page.route(send_url, lambda route: held.append(route))
+    box.fill("on its way")
+    box.press("Enter")
+    sending = page.locator("li.msg.unsent").filter(has_text="on its way")
+    expect(sending.locator(".status")).to_have_text("Sending…")
+    expect(box).to_have_value("")
+    held[0].continue_()
+    page.unroute(send_url)
+    expect(page.locator("li.msg:not(.unsent)").filter(has_text="on its way")).to_be_visible()
+    expect(sending).to_have_count(0)
+
     page.route(
         send_url,
         lambda route: route.fulfill(
@@ -256,11 +269,12 @@ def test_what_arrives_while_nobody_looks_stays_unread_until_seen(base, new_page)
     unfocus(page)
 
     arrived = [
-        services.message_send(sender=pal, receiver=me, content=f"while away {n}") for n in range(25)
+        services.message_send(sender=pal, receiver=me, content=f"while away {n}")
+        for n in range(40)  # more than a phone's screen holds
     ]
     expect(page.locator(f"#m{arrived[-1].pk}")).to_be_in_viewport(timeout=LIVE_MS)
-    expect(page).to_have_title(re.compile(r"^\(25\) "))
-    assert Message.objects.filter(receiver=me, read=False).count() == 25  # on screen, unseen
+    expect(page).to_have_title(re.compile(r"^\(40\) "))
+    assert Message.objects.filter(receiver=me, read=False).count() == 40  # on screen, unseen
     divider = page.locator("#unread-divider")
     assert top_of(page, "#unread-divider") < top_of(page, f"#m{arrived[0].pk}")
 
@@ -270,6 +284,7 @@ def test_what_arrives_while_nobody_looks_stays_unread_until_seen(base, new_page)
     wait_for(lambda: Message.objects.filter(pk__in=on_screen, read=False).count() == 0)
     left = set(Message.objects.filter(receiver=me, read=False).values_list("pk", flat=True))
     assert left == {m.pk for m in arrived} - set(on_screen)
+    assert left  # the rest is further up
     expect(page).to_have_title(re.compile(rf"^\({len(left)}\) "))
     divider.scroll_into_view_if_needed()
     for message in arrived:
@@ -430,3 +445,11 @@ def test_a_new_conversation_finds_people_and_keeps_its_draft(base, new_page):
     expect(page).to_have_url(re.compile(rf"/people/{palmer.pk}/#m\d+$"))
     page.goto(f"{base}/compose/")
     expect(page.get_by_label("Message", exact=True)).to_have_value("")
+
+    # Signing out (past the warning about the unsent draft) leaves no draft behind.
+    page.get_by_label("Message", exact=True).fill("not for the next person")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("form.logout button").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    drafts = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('draft:'))")
+    assert drafts == []

@@ -2,7 +2,7 @@
 its composer's answers. What a browser does with them is in tests/test_chat.py."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -173,3 +173,17 @@ def test_nobody_reads_or_writes_in_a_conversation_that_is_not_theirs(web, user):
     assert web.get(f"/people/{staff.pk}/").status_code == 404
     assert web.post(f"/people/{staff.pk}/send/", {"content": "hi"}).status_code == 404
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_rows_write_times_as_the_language_writes_them(language):
+    from django.utils import translation
+    from django.utils.formats import date_format
+
+    from messaging.chat_rows import clock
+
+    with translation.override(language):
+        write = clock()
+        for month in range(1, 13):
+            at = datetime(2026, month, 5, 9, 3, tzinfo=UTC)
+            assert write(at) == f"{date_format(at, 'SHORT_DATETIME_FORMAT')} UTC"

@@ -113,7 +113,8 @@ function catchUp() {
   const last = sentRows().at(-1);
   const wasAtBottom = atBottom();
   catchingUp = get(last ? `after=${last.dataset.messageId}` : "")
-    .then(({ rows: newer }) => {
+    .then(({ rows: newer, more }) => {
+      if (more) catchingUp.again = true; // a long gap: the next part after this one
       const added = newer.filter((row) => !document.getElementById(row.id));
       let theirs = 0;
       for (const row of added) {

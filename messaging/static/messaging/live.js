@@ -221,6 +221,17 @@ function open() {
   }
 }
 
+// Signing out leaves nothing typed behind in this browser for the next person at it.
+document.querySelector("form.logout")?.addEventListener("submit", () => {
+  try {
+    for (const key of Object.keys(window.localStorage)) {
+      if (key.startsWith("draft:")) window.localStorage.removeItem(key);
+    }
+  } catch {
+    // storage refused: nothing was kept either
+  }
+});
+
 if (eventsUrl && window.EventSource) {
   // The network went away: say so now rather than after the browser's own retries; when it
   // comes back, reconnect at once instead of at the next backoff step.
