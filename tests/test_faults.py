@@ -51,6 +51,10 @@ from tests.servers import (
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 OUTAGE_SECONDS = float(os.environ.get("FAULT_OUTAGE_SECONDS", "30"))
+# How long work held back by a fault may take to finish once the fault is gone: a deadline
+# against a hang, not a speed (how soon is reported). On a loaded 2-core machine a catch-up
+# that takes 2 s alone has taken more than 60.
+PATIENCE = 240
 
 
 def send_task(redis_server: RedisServer, name: str, **kwargs) -> None:
@@ -121,10 +125,8 @@ def test_redis_down_while_users_write_loses_nothing(private_redis, tmp_path, cap
         time.sleep(2)  # traffic after the outage, not a synchronisation
         done.set()
         client.join(timeout=60)
-        # Everything the outage held back follows Redis's return (the outbox). How soon is
-        # reported, not asserted: on a loaded 2-core machine the backlog of a 30 s outage
-        # once took more than 60 s to drain.
-        wait_for(lambda: Message.objects.count() == Notification.objects.count(), timeout=180)
+        # Everything the outage held back follows Redis's return (the outbox).
+        wait_for(lambda: Message.objects.count() == Notification.objects.count(), timeout=PATIENCE)
         caught_up = time.monotonic() - back
         missing = Message.objects.count() - Notification.objects.count()
         send_task(private_redis, "messaging.reconcile_notifications")
@@ -279,7 +281,9 @@ def test_worker_killed_mid_purge_finishes_after_restart(private_redis, tmp_path,
         left_at_kill = Message.objects.filter(sender=leaving).count()
         second = Worker(tmp_path / "worker.log", **env).start()
         try:
-            wait_for(lambda: not type(leaving).objects.filter(pk=leaving.pk).exists(), timeout=90)
+            wait_for(
+                lambda: not type(leaving).objects.filter(pk=leaving.pk).exists(), timeout=PATIENCE
+            )
         finally:
             second.stop()
     finally:
@@ -323,7 +327,7 @@ def test_worker_killed_mid_archive_finishes_without_half_batches(private_redis, 
         live_at_kill = Message.objects.count()
         second = Worker(tmp_path / "worker.log", **env).start()
         try:
-            wait_for_run("archive_old_records", timeout=120)
+            wait_for_run("archive_old_records", timeout=PATIENCE)
         finally:
             second.stop()
     finally:
@@ -479,7 +483,7 @@ def test_database_restart_during_a_task_is_retried_until_it_completes(
                     ).fetchone()
                 return row[0] == 1
 
-            wait_for(notified, timeout=90, interval=0.5)
+            wait_for(notified, timeout=PATIENCE, interval=0.5)
         finally:
             worker.stop()
     finally:
