@@ -124,16 +124,14 @@ def conversation(request, user_id: int):
 
 
 def _rows(request, other, messages: list, *, more: bool, status=200) -> HttpResponse:
-    _show(request, messages)
-    _group(messages)
+    _show(request, messages, grouped=True)
     response = HttpResponse(rows_html(messages, me=request.user, other=other), status=status)
     response["X-More-Messages"] = "1" if more else "0"
     return response
 
 
 def _conversation_page(request, other, messages, more, *, draft: str = "", status: int = 200):
-    _show(request, messages)
-    _group(messages)
+    _show(request, messages, grouped=True)
     first_unread = next(
         (m.pk for m in messages if m.receiver_id == request.user.pk and not m.read), None
     )
@@ -146,7 +144,6 @@ def _conversation_page(request, other, messages, more, *, draft: str = "", statu
         "rows_html": rows_html(messages, me=request.user, other=other, first_unread=first_unread),
         "more": more,
         "first_unread": first_unread,
-        "unread": unread,
         "draft": draft,
         "max_length": settings.MESSAGE_MAX_LENGTH,
     }
@@ -227,15 +224,18 @@ def _in_conversation(user, message: Message) -> str:
     return f"{reverse('conversation', args=[other])}#m{message.pk}"
 
 
-def _show(request, posts: list) -> None:
+def _show(request, posts: list, *, grouped: bool = False) -> None:
     """Ready these messages to be shown: their earlier versions, their indent, whose they
-    are. Showing marks nothing read: the page's script does, once a message has been on
-    screen in a tab the reader looks at (reading.js)."""
+    are, and with `grouped` which follow their sender's previous one (a conversation).
+    Showing marks nothing read: the page's script does, once a message has been on screen
+    in a tab the reader looks at (reading.js)."""
     histories = selectors.versions_of(posts)
     for m in posts:
         m.versions = histories.get(m.pk, [])
         m.indent = min(getattr(m, "depth", 0), 8)
         m.mine = m.sender_id == request.user.pk
+    if grouped:
+        _group(posts)
 
 
 @login_required

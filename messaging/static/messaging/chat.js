@@ -6,6 +6,7 @@
 // message looks the same however it got here.
 import { attended } from "./attention.js";
 import * as drafts from "./drafts.js";
+import { fill } from "./live.js";
 
 const chat = document.getElementById("chat");
 const log = document.getElementById("chat-log");
@@ -25,7 +26,6 @@ const GROUPED_MS = 5 * 60 * 1000; // as views.GROUPED_WITHIN_SECONDS
 let arrivedBelow = 0;
 let localKey = 0;
 
-const fill = (template, values) => template.replace(/\{(\w+)\}/g, (all, key) => values[key]);
 const rows = () => [...log.querySelectorAll("li.msg")];
 const sentRows = () => [...log.querySelectorAll("li.msg[data-message-id]")];
 const atBottom = () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 80;
