@@ -88,9 +88,11 @@ def rows_html(
             "attachment": _("Attachment"),
             "edited": pgettext("a message changed by its sender", "edited"),
             "saving": _("Earlier version being saved…"),
+            "delete": _("Delete"),
+            "deleted": _("Message deleted"),
         }.items()
     }
-    urls = {name: _url(name) for name in ("thread", "edit", "message-attachment")}
+    urls = {name: _url(name) for name in ("thread", "edit", "delete", "message-attachment")}
     names = {me.pk: escape(me.username), other.pk: escape(other.username)}
     write = clock()
     return mark_safe("".join(_row(m, first_unread, words, urls, names, write) for m in rows))
@@ -102,6 +104,7 @@ def _row(m: ChatMessage, first_unread, words, urls, names, write) -> str:
     if m.pk == first_unread:
         out.append(f'<li class="divider" id="unread-divider"><span>{words["new"]}</span></li>')
     classes = "msg" + (" cont" if m.grouped else "") + (" mine" if m.mine else "")
+    classes += " gone" if m.deleted_at else ""
     unread = " data-unread" if not m.mine and not m.read else ""
     out.append(
         f'<li class="{classes}" id="m{m.pk}" data-message-id="{m.pk}"'
@@ -111,16 +114,27 @@ def _row(m: ChatMessage, first_unread, words, urls, names, write) -> str:
     )
     if parent := m.parent_message_id:
         quoted = getattr(m, "quoted", None)
-        quote = (
-            f'<span class="who">{escape(quoted.sender.username)}</span>'
-            f" {escape(truncatechars(quoted.content, 140))}"
-            if quoted
-            else words["a_message"]
-        )
+        if quoted is None:
+            quote = words["a_message"]
+        else:
+            said = (
+                f'<em class="deleted">{words["deleted"]}</em>'
+                if quoted.deleted_at
+                else escape(truncatechars(quoted.content, 140))
+            )
+            quote = f'<span class="who">{escape(quoted.sender.username)}</span> {said}'
+
         out.append(
             f'<a class="quote" href="{urls["thread"].format(parent)}" data-parent="{parent}">'
             f'<span class="visually-hidden">{words["in_reply_to"]} </span>{quote}</a>'
         )
+    if m.deleted_at:
+        out.append(f'<p class="content deleted"><em>{words["deleted"]}</em></p>')
+        if m.parent_message_id:
+            out.append(f'<div class="actions"><a href="{urls["thread"].format(m.pk)}">')
+            out.append(f"{words['thread']}</a></div>")
+        out.append("</li>")
+        return "".join(out)
     out.append(f'<p class="content">{message_html(m.content)}</p>')
     if m.attachment:
         href = urls["message-attachment"].format(m.pk)
@@ -143,6 +157,10 @@ def _row(m: ChatMessage, first_unread, words, urls, names, write) -> str:
     )
     if m.mine:
         out.append(f' <a href="{urls["edit"].format(m.pk)}">{words["edit"]}</a>')
+        out.append(
+            f' <a class="delete" href="{urls["delete"].format(m.pk)}"'
+            f' data-delete="{m.pk}">{words["delete"]}</a>'
+        )
     if m.parent_message_id:
         out.append(f' <a href="{thread}">{words["thread"]}</a>')
     out.append("</div></li>")

@@ -8,6 +8,7 @@ transaction, core.outbox) and what the relay publishes for each.
 | `messaging.notifications_created` | that task, with its rows | "notification.created" |
 | `messaging.record_edit` | an edit (the old content) | the history task |
 | `messaging.message_edited` | that task, with the version | "message.edited" |
+| `messaging.message_deleted` | a delete for everyone | "message.deleted" |
 | `messaging.unread_changed` | marking read | "unread.changed" |
 | `messaging.messages_deleted` | each batch of a purge | "messages.deleted" |
 | `messaging.refresh_conversations` | a delete or archive outside the services | a refresh task |
@@ -25,6 +26,7 @@ from messaging import events
 MESSAGE_SENT = "messaging.message_sent"
 NOTIFICATIONS_CREATED = "messaging.notifications_created"
 MESSAGE_EDITED = "messaging.message_edited"
+MESSAGE_DELETED = "messaging.message_deleted"
 UNREAD_CHANGED = "messaging.unread_changed"
 MESSAGES_DELETED = "messaging.messages_deleted"
 # Tasks (messaging/tasks.py) the relay publishes.
@@ -75,6 +77,10 @@ def edit_recorded(message_id: int) -> None:
     outbox.record(MESSAGE_EDITED, {"message_id": message_id})
 
 
+def message_deleted(message_id: int) -> None:
+    outbox.record(MESSAGE_DELETED, {"message_id": message_id})
+
+
 def unread_changed(user_id: int) -> None:
     outbox.record(UNREAD_CHANGED, {"user_id": user_id})
 
@@ -122,6 +128,16 @@ def _message_edited(rows: list[outbox.Row]) -> None:
     keyed = [
         (person, event, by_message[event.message.id].key(person))
         for person, event in events.messages_edited(list(by_message))
+    ]
+    _publish(keyed)
+
+
+@outbox.topic(MESSAGE_DELETED)
+def _message_deleted(rows: list[outbox.Row]) -> None:
+    by_message = {row.payload["message_id"]: row for row in rows}
+    keyed = [
+        (person, event, by_message[event.id].key(person))
+        for person, event in events.message_deleted(list(by_message))
     ]
     _publish(keyed)
 

@@ -34,6 +34,7 @@ class MessageData(Payload):
     read: bool
     parent_message: int | None
     attachment: str | None
+    deleted_at: datetime | None
     sender_username: str
 
 
@@ -60,6 +61,14 @@ class MessageEdited(EventType, name="message.edited", to="both people"):
     """A message of yours or to you was edited: its new content."""
 
     message: MessageData
+
+
+class MessageDeleted(EventType, name="message.deleted", to="both people"):
+    """A message was deleted for everyone by its sender: its place shows "Message deleted"."""
+
+    id: int
+    sender: int
+    receiver: int
 
 
 class NotificationCreated(EventType, name="notification.created", to="the receiver"):
@@ -97,6 +106,7 @@ def message_data(message, sender_username: str) -> MessageData:
         read=message.read,
         parent_message=message.parent_message_id,
         attachment=attachment,
+        deleted_at=message.deleted_at,
         sender_username=sender_username,
     )
 
@@ -138,6 +148,16 @@ def messages_edited(message_ids: list[int]) -> Iterable[tuple[int, EventType]]:
     """ "message.edited" to both people of each message, with its content as it is now."""
     for message in selectors.messages_with_people(message_ids):
         event = MessageEdited(message=message_data(message, message.sender.username))
+        for person in {message.sender_id, message.receiver_id}:
+            yield person, event
+
+
+def message_deleted(message_ids: list[int]) -> Iterable[tuple[int, EventType]]:
+    """ "message.deleted" to both people of each message."""
+    for message in selectors.messages_with_people(message_ids):
+        event = MessageDeleted(
+            id=message.pk, sender=message.sender_id, receiver=message.receiver_id
+        )
         for person in {message.sender_id, message.receiver_id}:
             yield person, event
 

@@ -20,6 +20,7 @@ MESSAGE_FIELDS = (
     "read",
     "parent_message",
     "attachment",
+    "deleted_at",
 )
 
 
@@ -42,6 +43,9 @@ class Message(models.Model):
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
     )
     attachment = models.FileField(upload_to="attachments/%Y/%m/", blank=True)
+    # Deleted for everyone by its sender (services.message_delete): the row stays, emptied,
+    # as the place its replies hang from.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     objects = MessageManager()
     unread_messages = UnreadMessagesManager()
@@ -82,6 +86,8 @@ class Message(models.Model):
                 content=self.content,
                 parent=self.parent_message if self.parent_message_id else None,
             )
+        elif self.deleted_at is not None:
+            errors = {}  # emptied on purpose
         else:
             errors = {"content": reason} if (reason := rules.content_error(self.content)) else {}
         if errors:
@@ -156,3 +162,23 @@ class MessageHistory(models.Model):
 
     def __str__(self):
         return f"version of message #{self.message_id} before {self.edited_at:%Y-%m-%d %H:%M:%S}"
+
+
+class MessageDeletion(models.Model):
+    """That a message was deleted for everyone, and by whom, without what it said: the
+    record ops keep (the admin's "Message deletions"). Plain ids, not foreign keys, so that
+    it outlives the message and its people."""
+
+    message_id = models.BigIntegerField(db_index=True)
+    sender_id = models.BigIntegerField()
+    receiver_id = models.BigIntegerField()
+    sent_at = models.DateTimeField()
+    deleted_at = models.DateTimeField(default=timezone.now)
+    had_attachment = models.BooleanField(default=False)
+    versions_deleted = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-deleted_at", "-id"]
+
+    def __str__(self):
+        return f"message #{self.message_id} deleted by user {self.sender_id}"

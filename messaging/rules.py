@@ -25,7 +25,7 @@ def new_message_errors(*, sender, receiver, content: str | None, parent=None) ->
     """What is wrong with a message about to be sent, by field; empty when it may be sent.
 
     `receiver` is a user, or only its id (whoever inserts then checks that it is active);
-    `parent` needs only its sender_id and receiver_id loaded.
+    `parent` needs only its sender_id, receiver_id and deleted_at loaded.
     """
     errors = {}
     if reason := content_error(content):
@@ -44,6 +44,8 @@ def new_message_errors(*, sender, receiver, content: str | None, parent=None) ->
         errors["parent_message"] = _(
             "A reply must stay between the thread's two people: send it to the other person."
         )
+    elif parent is not None and parent.deleted_at is not None:
+        errors["parent_message"] = _("This message was deleted: it takes no more replies.")
     return errors
 
 

@@ -97,6 +97,7 @@ class ChatMessage:
     read: bool
     parent_message_id: int | None
     attachment: str
+    deleted_at: datetime | None
     quoted: Message | None = None  # the parent's sender and content
     grouped: bool = False  # the page shows it under the previous one's name and time
     mine: bool = False
@@ -104,7 +105,7 @@ class ChatMessage:
     indent: int = 0
 
 
-CHAT_FIELDS = [f.name for f in fields(ChatMessage)][1:9]
+CHAT_FIELDS = [f.name for f in fields(ChatMessage)][1:10]
 
 
 def _chat_rows(messages: QuerySet) -> QuerySet:
@@ -155,7 +156,10 @@ def _quoted_parents(messages: list[ChatMessage]) -> None:
     if not parent_ids:
         return
     parents = Message.objects.filter(id__in=parent_ids).select_related("sender")
-    parents = {p.pk: p for p in parents.only("id", "content", "sender__id", "sender__username")}
+    parents = {
+        p.pk: p
+        for p in parents.only("id", "content", "deleted_at", "sender__id", "sender__username")
+    }
     for message in messages:
         if message.parent_message_id:
             message.quoted = parents.get(message.parent_message_id)

@@ -17,8 +17,10 @@ from django.utils.translation import gettext as _
 
 from core import metrics, replicas
 from core.stored import stored_row
+from files import lifecycle
+from files import tasks as file_tasks
 from messaging import conversations, effects, inbox_cache
-from messaging.models import Message, MessageHistory, Notification
+from messaging.models import Message, MessageDeletion, MessageHistory, Notification
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -145,9 +147,12 @@ def _insert_statement(message: Message, rate, db) -> tuple[str, list]:
 
 
 def message_check_editable(*, message: Message, editor: User) -> None:
-    """Raise PermissionDenied unless `editor` may edit `message` (its sender only)."""
+    """Raise PermissionDenied unless `editor` may edit `message` (its sender only), and
+    ValidationError if it was deleted."""
     if editor.pk != message.sender_id:
         raise PermissionDenied(_("Only the sender can edit a message."))
+    if message.deleted_at is not None:
+        raise ValidationError({"content": _("This message was deleted.")})
 
 
 def message_edit(*, message: Message, editor: User, content: str) -> Message:
@@ -156,6 +161,7 @@ def message_edit(*, message: Message, editor: User, content: str) -> Message:
     message_check_editable(message=message, editor=editor)
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
+        message_check_editable(message=locked, editor=editor)
         if locked.content == content:
             return locked
         old_content = locked.content
@@ -171,6 +177,54 @@ def message_edit(*, message: Message, editor: User, content: str) -> Message:
             edited_at=locked.edited_at.isoformat(),
             editor_id=editor.pk,
         )
+        inbox_cache.invalidate_on_commit(locked.sender_id, locked.receiver_id)
+    return locked
+
+
+def message_delete(*, message: Message, deleter: User) -> Message:
+    """Delete a message for everyone (its sender only): its content, its attachment
+    (deleted from storage once this commits, by the file lifecycle) and the versions of its
+    edits go; the row stays, emptied, so that its replies still hang from it and the
+    conversation shows "Message deleted" in its place. If it was unread, it is read now, so
+    no count waits for a message nobody can read. Both people's pages are told (the outbox)
+    and ops keep a MessageDeletion without the content. Deleting it again changes nothing.
+    """
+    if deleter.pk != message.sender_id:
+        raise PermissionDenied(_("Only the sender can delete a message."))
+    with transaction.atomic():
+        locked = Message.objects.select_for_update().get(pk=message.pk)
+        if locked.deleted_at is not None:
+            return locked
+        versions, _per_model = MessageHistory.objects.filter(message=locked).delete()
+        field = Message._meta.get_field("attachment")
+        files = (
+            [(lifecycle.storage_label(field), locked.attachment.name)] if locked.attachment else []
+        )
+        MessageDeletion.objects.create(
+            message_id=locked.pk,
+            sender_id=locked.sender_id,
+            receiver_id=locked.receiver_id,
+            sent_at=locked.timestamp,
+            had_attachment=bool(files),
+            versions_deleted=versions,
+        )
+        was_unread = not locked.read
+        locked.content, locked.attachment, locked.edited, locked.edited_at = "", "", False, None
+        locked.deleted_at, locked.read = timezone.now(), True
+        Message.objects.filter(pk=locked.pk).update(
+            content="",
+            attachment="",
+            edited=False,
+            edited_at=None,
+            deleted_at=locked.deleted_at,
+            read=True,
+        )
+        if was_unread:
+            Notification.objects.filter(message=locked, read=False).update(read=True)
+            conversations.messages_read(locked.receiver_id, {locked.sender_id: 1})
+            unread_announce(user_id=locked.receiver_id)
+        file_tasks.delete_files_on_commit(files)
+        effects.message_deleted(locked.pk)
         inbox_cache.invalidate_on_commit(locked.sender_id, locked.receiver_id)
     return locked
 
@@ -204,7 +258,7 @@ def history_record(
     """Write one previous version; running it twice for the same edit writes one row."""
     when = datetime.fromisoformat(edited_at)
     with transaction.atomic():
-        if not Message.objects.filter(pk=message_id).exists():
+        if not Message.objects.filter(pk=message_id, deleted_at__isnull=True).exists():
             logger.info("message %s is gone; its history is not written", message_id)
             return None
         history, created = MessageHistory.objects.get_or_create(

@@ -13,6 +13,7 @@ urlpatterns = [
     path("messages/<int:pk>/", views.thread, name="thread"),
     path("messages/<int:pk>/reply/", views.reply, name="reply"),
     path("messages/<int:pk>/edit/", views.edit, name="edit"),
+    path("messages/<int:pk>/delete/", views.delete, name="delete"),
     path("search/", views.search_messages, name="search"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read-all/", views.notifications_read, name="notifications-read-all"),

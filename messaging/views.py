@@ -5,7 +5,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
@@ -292,6 +292,9 @@ def compose(request):
 @login_required
 def edit(request, pk: int):
     message = _visible_message(request, pk)
+    if message.deleted_at is not None:  # a page left open on it: nothing to edit any more
+        flash.error(request, _("This message was deleted."))
+        return redirect(_in_conversation(request.user, message))
     services.message_check_editable(message=message, editor=request.user)
     form = EditForm(request.POST or None, initial={"content": message.content})
     if request.method == "POST" and form.is_valid():
@@ -302,6 +305,23 @@ def edit(request, pk: int):
         return redirect(_in_conversation(request.user, message))
     context = {"form": form, "message": message, "back": _in_conversation(request.user, message)}
     return render(request, "messaging/edit.html", context)
+
+
+@login_required
+def delete(request, pk: int):
+    """Delete one's message for everyone: a page asking first (without a script; chat.js
+    asks with a dialog and posts here), then the conversation with its place marked."""
+    message = _visible_message(request, pk)
+    if message.sender_id != request.user.pk:
+        raise PermissionDenied(_("Only the sender can delete a message."))
+    if request.method == "POST":
+        services.message_delete(message=message, deleter=request.user)
+        if request.headers.get("X-Requested-With") == "fetch":
+            return HttpResponse(status=204)
+        flash.success(request, _("Message deleted for both of you."))
+        return redirect(_in_conversation(request.user, message))
+    context = {"message": message, "back": _in_conversation(request.user, message)}
+    return render(request, "messaging/delete.html", context)
 
 
 @login_required

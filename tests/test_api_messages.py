@@ -25,6 +25,7 @@ MESSAGE_KEYS = {
     "read",
     "parent_message",
     "attachment",
+    "deleted_at",
 }
 
 

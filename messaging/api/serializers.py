@@ -84,6 +84,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "read": message.read,
             "parent_message": message.parent_message_id,
             "attachment": self.get_attachment(message),
+            "deleted_at": DATETIME.to_representation(message.deleted_at),
         }
 
 

@@ -77,7 +77,7 @@ class MessageViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = s.MessageSerializer
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self):
@@ -155,6 +155,16 @@ class MessageViewSet(
             message=message, editor=request.user, content=data.validated_data["content"]
         )
         return Response(s.MessageSerializer(message, context={"request": request}).data)
+
+    @extend_schema(
+        responses={204: None},
+        description="Delete your message for everyone: its content, attachment and earlier "
+        "versions go; it stays as a placeholder (`deleted_at` set, `content` empty) that its "
+        "replies hang from. Only its sender may (403). Deleting it again changes nothing.",
+    )
+    def destroy(self, request, *args, **kwargs):
+        services.message_delete(message=self.get_object(), deleter=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=s.MessageHistorySerializer(many=True))
     @action(detail=True)

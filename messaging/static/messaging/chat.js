@@ -162,9 +162,9 @@ const between = (message) =>
 
 document.addEventListener("live:event", ({ detail: { name, data } }) => {
   if ((name === "message.received" || name === "message.sent") && between(data.message)) catchUp();
-  else if (name === "message.edited") {
-    // The edited message, and the replies that quote it.
-    const id = data.message.id;
+  else if (name === "message.edited" || name === "message.deleted") {
+    // The changed message, and the replies that quote it.
+    const id = name === "message.edited" ? data.message.id : data.id;
     if (document.getElementById(`m${id}`)) replaceRow(id);
     log.querySelectorAll(`a.quote[data-parent="${id}"]`).forEach((quote) => replaceRow(quote.closest("li.msg").dataset.messageId));
   }
@@ -327,7 +327,32 @@ function flash(row) {
   row.classList.add("flash");
 }
 
+// Delete for everyone: asked first, then the row becomes "Message deleted" (the other
+// person's page learns it from the "message.deleted" event).
+function deleteMessage(link) {
+  if (!window.confirm(words.confirmDelete)) return;
+  const data = new FormData();
+  data.append("csrfmiddlewaretoken", form.elements.csrfmiddlewaretoken.value);
+  fetch(link.href, {
+    method: "POST",
+    body: data,
+    credentials: "same-origin",
+    headers: { "X-Requested-With": "fetch" },
+  })
+    .then((response) => {
+      if (!response.ok) throw new Error(String(response.status));
+      replaceRow(link.dataset.delete);
+    })
+    .catch(() => window.alert(words.deleteFailed));
+}
+
 log.addEventListener("click", (event) => {
+  const remove = event.target.closest("a.delete");
+  if (remove) {
+    event.preventDefault();
+    deleteMessage(remove);
+    return;
+  }
   const reply = event.target.closest("a.reply-to");
   if (reply) {
     event.preventDefault();

@@ -126,6 +126,10 @@ const handlers = {
   },
   "message.sent": (data) => onMessage(data.message, "sent"),
   "message.edited": (data) => onMessage(data.message, null),
+  "message.deleted": (data) => {
+    if (list) refresh(list);
+    if (thread && shown(data.id)) refresh(thread);
+  },
   "notification.created": (data) => {
     counts(data.unread);
     refresh(notificationList);
