@@ -9,13 +9,13 @@ from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import OperationalError
 
 from core import outbox
-from jobs import charts, overview
+from jobs import charts, overview, wording
 from jobs.models import Alert, JobRun
 
 
 @admin.register(JobRun)
 class JobRunAdmin(admin.ModelAdmin):
-    list_display = ["task", "outcome", "started_at", "duration", "figures", "reason"]
+    list_display = ["task", "outcome", "started_at", "took", "figures", "reason"]
     list_filter = ["status", "task", "started_at"]
     search_fields = ["task", "error"]
     date_hierarchy = "started_at"
@@ -36,8 +36,11 @@ class JobRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("counts"))
     def figures(self, run):
-        counts = run.counts if isinstance(run.counts, dict) else {}
-        return ", ".join(f"{key} {value}" for key, value in counts.items())
+        return wording.counts(run.counts)
+
+    @admin.display(description=gettext_lazy("duration"))
+    def took(self, run):
+        return wording.duration(run.duration)
 
     @admin.display(description=gettext_lazy("error"))
     def reason(self, run):
@@ -56,8 +59,20 @@ class JobRunAdmin(admin.ModelAdmin):
 
     def jobs_view(self, request):
         scheduled = overview.scheduled_jobs()
+        # After "Run now": the job watched until a run it did not have before has ended.
+        watched = _int(request.GET.get("watch"))
+        after = _int(request.GET.get("after"))
+        busy = False
         for job in scheduled:
             job.chart = charts.run_history_svg(job.runs)
+            job.schedule_words = wording.schedule(job.task)
+            run = job.last_run
+            if run is not None:
+                run.took = wording.duration(run.duration)
+                run.figures = wording.counts(run.counts)
+            waiting = job.task.pk == watched and (run is None or run.pk <= (after or 0))
+            job.busy = waiting or (run is not None and run.status == JobRun.Status.RUNNING)
+            busy = busy or job.busy
         context = {
             **self.admin_site.each_context(request),
             "title": _("Scheduled jobs"),
@@ -66,6 +81,7 @@ class JobRunAdmin(admin.ModelAdmin):
             "outbox": outbox.health(),
             "opts": self.model._meta,
             "can_run": request.user.has_perm("django_celery_beat.change_periodictask"),
+            "busy": busy,
         }
         return TemplateResponse(request, "admin/jobs/jobs.html", context)
 
@@ -75,11 +91,15 @@ class JobRunAdmin(admin.ModelAdmin):
         ):
             return redirect("admin:jobs_jobs")
         task = get_object_or_404(PeriodicTask, pk=task_id)
+        last = JobRun.objects.filter(task=overview.job_name(task.task)).order_by("-pk").first()
         try:
-            task_id = overview.run_now(task)
+            queued = overview.run_now(task)
             messages.success(
-                request, _("%(job)s queued (task %(id)s).") % {"job": task.name, "id": task_id}
+                request, _("%(job)s queued (task %(id)s).") % {"job": task.name, "id": queued}
             )
+            # The page then refreshes itself until this job's next run has ended (jobs.js).
+            after = last.pk if last else 0
+            return redirect(f"{reverse('admin:jobs_jobs')}?watch={task.pk}&after={after}")
         except OperationalError as error:
             messages.error(
                 request,
@@ -99,3 +119,7 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() and len(text) < 19 else None

@@ -289,3 +289,15 @@ def test_message_representation_is_what_drf_would_build_from_the_declared_fields
     for message in thread:
         generic = drf_serializers.Serializer.to_representation(serializer, message)
         assert serializer.to_representation(message) == generic
+
+
+def test_the_api_root_lists_every_resource_and_each_answers(client, api):
+    listed = client.get("/api/v1/").json()
+    assert {"messages", "conversations", "notifications", "users", "me", "token"} <= set(listed)
+    for name, url in listed.items():
+        assert url.startswith("http://testserver/"), name
+        if name not in ("events", "register", "token"):  # a stream; POST-only ones
+            path = url.removeprefix("http://testserver")
+            assert api.get(path, {"search": "abc"} if name == "users" else {}).status_code == 200, (
+                name
+            )

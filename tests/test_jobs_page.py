@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from devtools.factories import maintenance_runs
-from jobs import charts, overview
+from jobs import charts, overview, wording
 from jobs.schedules import setup_schedules
 from tests.servers import RedisServer
 
@@ -118,3 +118,46 @@ def test_disabled_jobs_have_no_next_run(admin_client):
     row = row[: row.index("</tr>")]
     assert "(disabled)" in row
     assert "<time" not in row
+
+
+def test_schedules_durations_and_counts_read_as_words(admin_client):
+    setup_schedules()
+    [run] = maintenance_runs("archive_old_records", ["succeeded"])
+    run.finished_at = run.started_at + timedelta(milliseconds=50)
+    run.counts = {"archived": {"messaging.Message": 3}, "batches": 1, "total": 3}
+    run.save()
+    html = admin_client.get(PAGE).content.decode()
+    row = html[html.index("archive old messages") :]
+    assert "Every day at 03:00 UTC" in row
+    assert "Every 5 minutes" in html or "Every minute" in html  # the reconcile's interval
+    assert "in 50 ms" in row
+    assert "3 archived, 1 batch" in row, row[:3000]
+    assert "{" not in re.sub(r"<svg.*?</svg>", "", row.split("</tr>")[0], flags=re.S)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(0.0509, "51 ms"), (4.24, "4.2 s"), (200, "3 min 20 s"), (7500, "2 h 5 min")],
+)
+def test_durations_read_at_a_glance(seconds, words):
+    assert wording.duration(timedelta(seconds=seconds)) == words
+
+
+def test_counts_read_at_a_glance():
+    assert wording.counts(
+        {"files_deleted": 1234, "bytes_freed": 5 * 1024 * 1024, "dirs_removed": 1, "errors": 0}
+    ) == ("1,234 files deleted, 5.0\xa0MB freed, 1 folder removed, 0 errors")
+    assert wording.counts({"odd_key": 2, "note": "x"}) == "note: x, odd key 2"
+
+
+def test_after_run_now_the_page_watches_until_a_new_run_has_ended(admin_client, settings):
+    setup_schedules()
+    task = PeriodicTask.objects.get(name="archive old messages")
+    [before] = maintenance_runs("archive_old_records", ["succeeded"])
+    watching = f"{PAGE}?watch={task.pk}&after={before.pk}"
+    assert 'data-busy="1"' in admin_client.get(watching).content.decode()
+    [running] = maintenance_runs("archive_old_records", ["running"])
+    assert 'data-busy="1"' in admin_client.get(watching).content.decode()
+    running.status, running.finished_at = "succeeded", timezone.now()
+    running.save()
+    assert 'data-busy=""' in admin_client.get(watching).content.decode()

@@ -9,6 +9,7 @@ router.register("notifications", views.NotificationViewSet, basename="notificati
 router.register("users", views.UserViewSet, basename="user")
 
 urlpatterns = [
+    path("", views.ApiRootView.as_view(), name="api-root"),
     path("me/", views.MeView.as_view(), name="me"),
     path("events/", views.EventsView.as_view(), name="api-events"),
     path("conversations/", views.ConversationListView.as_view(), name="conversations"),

@@ -1,10 +1,12 @@
 from django.contrib.auth import logout
 from django.http import FileResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, Throttled
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
@@ -20,6 +22,36 @@ from messaging.models import Conversation, Message
 
 UPDATED = inline_serializer("Updated", {"updated": serializers.IntegerField()})
 COUNT = inline_serializer("Count", {"count": serializers.IntegerField()})
+
+
+class ApiRootView(APIView):
+    """What the API holds: each resource and where it is, for a client finding its way (and
+    a person opening /api/v1/ in a browser). Open to anybody: it names only public URLs."""
+
+    permission_classes = [AllowAny]
+    RESOURCES = {
+        "register": "register",
+        "token": "token",
+        "me": "me",
+        "messages": "message-list",
+        "conversations": "conversations",
+        "notifications": "notification-list",
+        "users": "user-list",
+        "events": "api-events",
+        "schema": "schema",
+        "docs": "api-docs",
+    }
+
+    @extend_schema(
+        responses=inline_serializer("ApiRoot", {name: serializers.URLField() for name in RESOURCES})
+    )
+    def get(self, request):
+        return Response(
+            {
+                name: request.build_absolute_uri(reverse(url_name))
+                for name, url_name in self.RESOURCES.items()
+            }
+        )
 
 
 class MeView(APIView):
