@@ -1,9 +1,14 @@
+import zoneinfo
+
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import SetPasswordMixin
 from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Preferences
 
 User = get_user_model()
 
@@ -42,3 +47,33 @@ class PasswordConfirmForm(forms.Form):
     password = forms.CharField(
         label=_("Your password"), strip=False, widget=forms.PasswordInput(attrs={"autofocus": True})
     )
+
+
+def time_zones() -> list[tuple[str, str]]:
+    """The zones one may choose, by their names (which are the same in every language)."""
+    zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
+    return [("", _("Same as this browser")), *[(z, z.replace("_", " ")) for z in zones]]
+
+
+class PreferencesForm(forms.ModelForm):
+    """The settings page's choices (accounts.models.Preferences)."""
+
+    time_zone = forms.ChoiceField(label=_("Time zone"), required=False, choices=time_zones)
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        choices=[("", _("Same as this browser")), *settings.LANGUAGES],
+    )
+
+    class Meta:
+        model = Preferences
+        fields = ["time_zone", "language", "theme", "notifications", "sound"]
+        labels = {
+            "theme": _("Theme"),
+            "notifications": _("Show a browser notification when a message arrives"),
+            "sound": _("Play a sound when a message arrives"),
+        }
+        help_texts = {
+            "notifications": _("Only while this site's tab is hidden or in the background."),
+        }
+        widgets = {"theme": forms.RadioSelect}

@@ -10,5 +10,8 @@ login = throttle_form_posts(per_username=True)(auth_views.LoginView.as_view())
 urlpatterns = [
     path("accounts/login/", login, name="login"),
     path("account/delete/", views.delete_account, name="delete-account"),
+    path("settings/", views.preferences, name="settings"),
+    path("accounts/password_change/", views.PasswordChange.as_view(), name="password_change"),
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("accounts/signup/", views.signup, name="signup"),
 ]

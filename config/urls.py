@@ -18,7 +18,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Browsers ask for /favicon.ico on pages that name none (the admin's).
     path("favicon.ico", RedirectView.as_view(url=static("messaging/favicon.svg"), permanent=True)),
-    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the header's switch
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("messaging.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -34,16 +33,6 @@ urlpatterns = [
     # Django's account views without the password reset: it mails a link, and the platform
     # sends mail only to ops (alerts); a forgotten password is reset by an admin.
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path(
-        "accounts/password_change/",
-        auth_views.PasswordChangeView.as_view(),
-        name="password_change",
-    ),
-    path(
-        "accounts/password_change/done/",
-        auth_views.PasswordChangeDoneView.as_view(),
-        name="password_change_done",
-    ),
     path("", include("accounts.urls")),
     path("", include("messaging.urls")),
 ]

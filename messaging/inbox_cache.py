@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Callable
 
 from django.core.cache import cache
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from core import metrics, replicas, versioned_cache
@@ -40,8 +40,9 @@ def invalidate_on_commit(*user_ids: int) -> None:
 def _page_key(user_id: int, request) -> str:
     path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
     accept = request.headers.get("Accept", "")[:100]
-    # A page holds words and dates in its language: one copy per language.
-    return f"inbox:p:{user_id}:{translation.get_language()}:{path}:{accept}"
+    # A page holds words and dates in its language and zone: one copy per language and zone.
+    zone = timezone.get_current_timezone_name()
+    return f"inbox:p:{user_id}:{translation.get_language()}:{zone}:{path}:{accept}"
 
 
 def cached_for_user(user_id: int, request, compute: Callable[[], object]):

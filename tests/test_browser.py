@@ -335,6 +335,7 @@ TARGETS = """() => [...document.querySelectorAll(
     'header a, header button, header input, main a, main button, main input, main summary,'
     + ' main textarea, footer a')]
   .filter(e => e.offsetParent !== null && !e.closest('p'))  // links in running text are exempt
+  .map(e => e.closest('label') || e)  // a box or a radio is aimed at through its label
   .map(e => { const r = e.getBoundingClientRect();
               return {what: e.outerHTML.slice(0, 80), width: r.width, height: r.height}; })
   .filter(t => t.width < 44 || t.height < 44)"""
@@ -384,6 +385,9 @@ def every_page(db) -> list[str]:
         "/search/?q=note",
         "/search/?q=nothing",
         "/account/delete/",
+        "/settings/",
+        "/accounts/password_change/",
+        f"/messages/{mine.pk}/delete/",
         f"/people/{friend.pk}/",
         f"/people/{ana.pk}/",
     ]

@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from rest_framework.test import APIClient
 
+from accounts.forms import time_zones
 from devtools.factories import MessageFactory
 from jobs import alerts
 from jobs.models import Alert
@@ -137,6 +138,11 @@ def pages(user, other_user, conversation) -> list[tuple[str, str, dict | None]]:
         ("get", "/search/?q=%20", None),
         ("get", "/account/delete/", None),
         ("post", "/account/delete/", {"password": "wrong"}),
+        ("get", "/settings/", None),
+        ("post", "/settings/", {"time_zone": "Nowhere/Atlantis", "theme": "dark"}),
+        ("get", "/accounts/password_change/", None),
+        ("post", "/accounts/password_change/", {"old_password": "wrong"}),
+        ("get", f"/messages/{conversation['reply'].pk}/delete/", None),
         ("get", "/no/such/page/", None),
     ]
 
@@ -164,12 +170,14 @@ def _in_data(text: str, data: set[str]) -> bool:
 def test_every_page_in_french_has_no_english_left(client, user, other_user, conversation):
     client.force_login(user)
     allowed, data = same_in_both(), user_data(user, other_user)
+    data |= {label for value, label in time_zones() if value}  # names, not words
+    data |= {name for _, name in settings.LANGUAGES}  # each in its own language
     for method, path, form in pages(user, other_user, conversation):
         answers = {}
         for language, headers in (("en", EN), ("fr", FR)):
             response = getattr(client, method)(path, form or {}, **headers)
             assert response.status_code in (200, 400, 404), (path, response.status_code)
-            assert f'<html lang="{language}">' in response.content.decode(), path
+            assert f'<html lang="{language}"' in response.content.decode(), path
             assert response["Content-Language"] == language
             answers[language] = response.content.decode()
         assert untranslated(answers["en"], answers["fr"], allowed, data) == set(), path

@@ -9,7 +9,7 @@ from config.settings.env import env, non_negative, positive
 # AXES_FAILURE_LIMIT failures for one username from one address, that pair is locked out.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.PreferencesBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", 5, validate=positive)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", 0.25, validate=positive)

@@ -1,16 +1,35 @@
-// Every <time datetime> of the page in the reader's time zone and language (the server
-// writes UTC): "now", "5 min ago", "14:05" today, "Yesterday 14:05", "3 Dec 14:05", a date
-// for other years; the full date and time on hover and for screen readers. Relative times
-// are kept up to date, and times added to the page later (live updates) are rendered too.
+// Every <time datetime> of the page in the reader's time zone (their settings', else the
+// browser's) and language; the server writes UTC, or their zone: "now", "5 min ago",
+// "14:05" today, "Yesterday 14:05", "3 Dec 14:05", a date for other years; the full date
+// and time on hover and for screen readers. Relative times are kept up to date, and times
+// added to the page later (live updates) are rendered too.
+// data-time-zone: the zone chosen in the settings.
 const lang = document.documentElement.lang || navigator.language;
-const clock = new Intl.DateTimeFormat(lang, { hour: "numeric", minute: "2-digit" });
-const dayMonth = new Intl.DateTimeFormat(lang, { day: "numeric", month: "short" });
-const date = new Intl.DateTimeFormat(lang, { day: "numeric", month: "short", year: "numeric" });
-const full = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeStyle: "short" });
+const chosen = document.body.dataset.timeZone;
+const zone = chosen && (() => {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: chosen });
+    return chosen;
+  } catch {
+    return undefined; // a zone this browser does not know: its own
+  }
+})();
+const inZone = (options) => (zone ? { ...options, timeZone: zone } : options);
+const clock = new Intl.DateTimeFormat(lang, inZone({ hour: "numeric", minute: "2-digit" }));
+const dayMonth = new Intl.DateTimeFormat(lang, inZone({ day: "numeric", month: "short" }));
+const date = new Intl.DateTimeFormat(lang, inZone({ day: "numeric", month: "short", year: "numeric" }));
+const full = new Intl.DateTimeFormat(lang, inZone({ dateStyle: "full", timeStyle: "short" }));
 const relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
 const DAY_MS = 86400000;
 
-const midnight = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate());
+// A moment's calendar day in the zone, as a day number (and its year).
+const ymd = new Intl.DateTimeFormat("en-CA", inZone({ year: "numeric", month: "2-digit", day: "2-digit" }));
+const calendar = (d) => ymd.format(d).split("-").map(Number);
+const midnight = (d) => {
+  const [year, month, day] = calendar(d);
+  return Date.UTC(year, month - 1, day);
+};
+const year = (d) => calendar(d)[0];
 const capital = (text) => text.charAt(0).toLocaleUpperCase(lang) + text.slice(1);
 
 export function short(at, now = new Date()) {
@@ -20,7 +39,7 @@ export function short(at, now = new Date()) {
   const days = Math.round((midnight(now) - midnight(at)) / DAY_MS);
   if (days === 0) return clock.format(at);
   if (days === 1) return `${capital(relative.format(-1, "day"))} ${clock.format(at)}`;
-  if (at.getFullYear() === now.getFullYear()) return `${dayMonth.format(at)} ${clock.format(at)}`;
+  if (year(at) === year(now)) return `${dayMonth.format(at)} ${clock.format(at)}`;
   return date.format(at);
 }
 

@@ -1,0 +1,124 @@
+"""Messages as content, and the settings, in a real browser (Debian's Chromium through
+Playwright) behind the platform's front, with its event stream and a real worker: links,
+delete for everyone seen live, the settings page (zone, language, dark theme)."""
+
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.models import Preferences
+from config.settings import base as base_settings
+from devtools.factories import UserFactory
+from messaging import services
+from messaging.models import Message
+from tests.browsing import log_in, screenshot, serious_violations
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.e2e]
+
+LIVE_MS = 5_000
+
+
+@pytest.fixture
+def base(module_platform, celery_worker, settings):
+    # The servers check passwords with the platform's hashers, not the tests' fast one.
+    settings.PASSWORD_HASHERS = base_settings.PASSWORD_HASHERS
+    return module_platform
+
+
+def test_links_open_apart_and_a_javascript_link_is_text(base, new_page):
+    me, pal = UserFactory(username="reader"), UserFactory(username="pal")
+    message = services.message_send(
+        sender=pal,
+        receiver=me,
+        content="see https://example.org/page, then `code <b>` and javascript:alert(1)"
+        " or [x](javascript:alert(2))\nnext line",
+    )
+    page = new_page()
+    page.context.route("https://example.org/**", lambda route: route.fulfill(body="elsewhere"))
+    log_in(page, base, "reader")
+    page.goto(f"{base}/people/{pal.pk}/")
+    content = page.locator(f"#m{message.pk} .content")
+    link = content.get_by_role("link", name="https://example.org/page")
+    expect(link).to_have_attribute("rel", "noopener noreferrer nofollow ugc")
+    expect(content.locator("code")).to_have_text("code <b>")
+    expect(content.locator("a")).to_have_count(1)  # the javascript: ones are text
+    expect(content).to_contain_text("javascript:alert(1)")
+    expect(content.locator("br")).to_have_count(1)
+
+    with page.context.expect_page() as opened:
+        link.click()
+    elsewhere = opened.value
+    expect(elsewhere.locator("body")).to_have_text("elsewhere")
+    assert elsewhere.evaluate("window.opener") is None  # the target cannot reach the page
+
+
+def test_a_message_deleted_for_everyone_goes_live_from_the_other_page(base, new_page):
+    me, pal = UserFactory(username="writer"), UserFactory(username="pal")
+    question = services.message_send(sender=me, receiver=pal, content="a secret question")
+    answer = services.message_send(
+        sender=pal, receiver=me, content="its answer", parent_message=question
+    )
+    mine, theirs = new_page(), new_page()
+    log_in(mine, base, "writer")
+    log_in(theirs, base, "pal")
+    mine.goto(f"{base}/people/{pal.pk}/")
+    theirs.goto(f"{base}/people/{me.pk}/")
+    expect(theirs.locator(f"#m{question.pk} .content")).to_have_text("a secret question")
+
+    row = mine.locator(f"#m{question.pk}")
+    row.click()  # shows its actions
+    mine.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("link", name="Delete").click()
+
+    for page in (mine, theirs):
+        expect(page.locator(f"#m{question.pk} .content")).to_have_text(
+            "Message deleted", timeout=LIVE_MS
+        )
+        expect(page.locator(f"#m{answer.pk} .quote")).to_contain_text("Message deleted")
+        expect(page.locator(f"#m{answer.pk} .content")).to_have_text("its answer")
+    expect(theirs.get_by_text("a secret question")).to_have_count(0)
+    assert Message.objects.get(pk=question.pk).content == ""
+
+
+def test_the_settings_change_zone_language_and_theme(base, new_page):
+    me, pal = UserFactory(username="reader"), UserFactory(username="pal")
+    message = services.message_send(sender=pal, receiver=me, content="what time is it?")
+    page = new_page(1280, 800, timezone_id="Asia/Tokyo")
+    log_in(page, base, "reader")
+    page.goto(f"{base}/settings/")
+    zone = page.get_by_label("Time zone")
+    expect(zone).to_have_value("Asia/Tokyo")  # none saved: this browser's
+    expect(page.get_by_text("This browser\u2019s zone is Asia/Tokyo.")).to_be_visible()
+    zone.select_option("America/New_York")
+    page.get_by_label("Language").select_option("fr")
+    page.get_by_label("Dark").check()
+    page.get_by_role("button", name="Save settings").click()
+
+    expect(page.get_by_role("heading", name="Réglages")).to_be_visible()
+    expect(page.get_by_text("Réglages enregistrés.")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(18, 21, 27)", background
+    assert serious_violations(page) == []
+    screenshot(page, "settings-dark", full_page=False)
+    stored = Preferences.objects.get(user=me)
+    assert (stored.time_zone, stored.language, stored.theme) == ("America/New_York", "fr", "dark")
+
+    page.goto(f"{base}/people/{pal.pk}/")
+    expect(page.get_by_role("heading", name="Conversation avec pal")).to_be_visible()
+    time = page.locator(f"#m{message.pk} time")
+    sent = message.timestamp.astimezone(ZoneInfo("America/New_York"))
+    expect(time).to_have_attribute("title", re.compile(rf"\b{sent.hour}:{sent.minute:02d}\b"))
+    assert serious_violations(page) == []
+
+
+def test_the_system_theme_follows_the_device(base, new_page):
+    UserFactory(username="reader")
+    page = new_page(color_scheme="dark")
+    log_in(page, base, "reader")
+    expect(page.locator("html")).to_have_attribute("data-theme", "system")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(18, 21, 27)", background
+    assert serious_violations(page) == []
