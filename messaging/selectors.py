@@ -150,6 +150,20 @@ def conversation_part(
     return rows, more
 
 
+AROUND = 100  # messages on each side of the one a page opens on
+
+
+def conversation_around(user, other, message: Message) -> tuple[list[ChatMessage], bool, bool]:
+    """The messages around `message` in its conversation (up to AROUND on each side), oldest
+    first; whether older ones lie beyond, and whether newer ones do."""
+    older, more = conversation_part(user, other, before=message)
+    newer, newer_more = conversation_part(user, other, after=message)
+    [itself] = conversation_rows(user, other, [message.pk])
+    more = more or len(older) > AROUND
+    newer_more = newer_more or len(newer) > AROUND
+    return [*older[-AROUND:], itself, *newer[:AROUND]], more, newer_more
+
+
 def _quoted_parents(messages: list[ChatMessage]) -> None:
     """Load, in one query, the sender and content of each reply's parent."""
     parent_ids = {m.parent_message_id for m in messages if m.parent_message_id}

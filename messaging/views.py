@@ -96,15 +96,17 @@ def thread(request, pk: int):
 def conversation(request, user_id: int):
     """The messages between the user and another person, oldest at the top, in parts.
 
-    ?before=<id> (older) and ?after=<id> (newer) show another part. Asked by the open page
-    (chat.js, with X-Requested-With: fetch), the answer is the part's rows alone, saying in
-    X-More-Messages whether more lie beyond; ?id=<id> then is one row (an edited message).
+    ?before=<id> (older) and ?after=<id> (newer) show another part; ?around=<id> opens the
+    page on that message (a search result's link), with what came just before and after it.
+    Asked by the open page (chat.js, with X-Requested-With: fetch), the answer is the part's
+    rows alone, saying in X-More-Messages whether more lie beyond; ?id=<id> then is one row
+    (an edited message).
     """
     other = selectors.correspondent(request.user, user_id)
     if other is None:
         raise Http404
     anchors = {}
-    for key in ("before", "after", "id"):
+    for key in ("before", "after", "id", "around"):
         if key in request.GET:
             anchors[key] = selectors.conversation_message(request.user, other, request.GET[key])
             if anchors[key] is None:
@@ -115,6 +117,11 @@ def conversation(request, user_id: int):
             return redirect(_in_conversation(request.user, anchors["id"]))
         messages = selectors.conversation_rows(request.user, other, [anchors["id"].pk])
         return _rows(request, other, messages, more=False)
+    if "around" in anchors and not fragment:
+        messages, more, newer = selectors.conversation_around(
+            request.user, other, anchors["around"]
+        )
+        return _conversation_page(request, other, messages, more, newer=newer)
     messages, more = selectors.conversation_part(
         request.user, other, before=anchors.get("before"), after=anchors.get("after")
     )
@@ -130,7 +137,9 @@ def _rows(request, other, messages: list, *, more: bool, status=200) -> HttpResp
     return response
 
 
-def _conversation_page(request, other, messages, more, *, draft: str = "", status: int = 200):
+def _conversation_page(
+    request, other, messages, more, *, newer: bool = False, draft: str = "", status: int = 200
+):
     _show(request, messages, grouped=True)
     first_unread = next(
         (m.pk for m in messages if m.receiver_id == request.user.pk and not m.read), None
@@ -143,6 +152,7 @@ def _conversation_page(request, other, messages, more, *, draft: str = "", statu
         "rows": messages,
         "rows_html": rows_html(messages, me=request.user, other=other, first_unread=first_unread),
         "more": more,
+        "newer": newer,
         "first_unread": first_unread,
         "draft": draft,
         "max_length": settings.MESSAGE_MAX_LENGTH,
@@ -329,23 +339,56 @@ def delete(request, pk: int):
 @replica_reads
 @throttle_page("search", methods=("GET",), when=lambda request: "q" in request.GET)
 def search_messages(request):
-    """Search the messages one sent or received: a page of highlighted results."""
-    text = request.GET.get("q", "").strip()
-    error, page = search.query_problem(text), None
+    """Search the messages one sent or received: a page of highlighted results, each opening
+    its conversation on it; the query's filters as chips to remove, and more to add."""
+    text = request.GET.get("q", "").lstrip()  # a space after the last word: it is whole
+    error, page = search.query_problem(text.strip()), None
     if not error:
         try:
             results = search.messages_search(request.user, text)
-        except search.SearchTooBroad as too_broad:
-            results, error = [], str(too_broad)
+        except (search.SearchTooBroad, search.BadQuery) as refused:
+            results, error = [], str(refused)
     if not error:
         page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
         prefetch_related_objects(page.object_list, "sender", "receiver")
         for message in page.object_list:
             message.highlight = mark_safe(search.highlight(message))  # escaped but the marks
+            other = (
+                message.receiver_id if message.sender_id == request.user.pk else message.sender_id
+            )
+            message.href = (
+                f"{reverse('conversation', args=[other])}?"
+                f"{urlencode({'around': message.pk, 'q': text})}#m{message.pk}"
+            )
     # The pager's links keep the query.
     query = f"{urlencode({'q': text})}&" if text else ""
-    context = {"q": request.GET.get("q", ""), "page": page, "error": error, "query": query}
+    context = {
+        "q": request.GET.get("q", ""),
+        "page": page,
+        "error": error,
+        "query": query,
+        "chips": _search_chips(text),
+        "people": search.people_named(request.user, text) if text and not error else [],
+    }
     return render(request, "messaging/search.html", context, status=400 if error else 200)
+
+
+def _search_chips(text: str) -> dict:
+    """The query's filters, each with the search without it; and filters one may add."""
+
+    def searching(q: str) -> str:
+        return f"{reverse('search')}?{urlencode({'q': ' '.join(q.split())})}"
+
+    active = [
+        {"label": found.group(0), "href": searching(text[: found.start()] + text[found.end() :])}
+        for found in search.FILTER.finditer(text)
+    ]
+    offered = [
+        {"label": label, "filter": written, "href": searching(f"{text} {written}")}
+        for written, label in (("is:unread", _("Unread")), ("has:attachment", _("With a file")))
+        if written not in text.lower()
+    ]
+    return {"active": active, "offered": offered if text else []}
 
 
 @login_required

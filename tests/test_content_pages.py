@@ -3,9 +3,11 @@ Playwright) behind the platform's front, with its event stream and a real worker
 delete for everyone seen live, the settings page (zone, language, dark theme)."""
 
 import re
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Preferences
@@ -122,3 +124,59 @@ def test_the_system_theme_follows_the_device(base, new_page):
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(18, 21, 27)", background
     assert serious_violations(page) == []
+
+
+def test_search_forgives_accents_finds_prefixes_japanese_and_filters(base, new_page):
+    me, noah = UserFactory(username="reader"), UserFactory(username="noah")
+    old = timezone.now() - timedelta(days=60)
+    reunion = services.message_send(sender=noah, receiver=me, content="La Réunion de lundi")
+    Message.objects.filter(pk=reunion.pk).update(timestamp=old)
+    lunch = services.message_send(sender=noah, receiver=me, content="Lunch at noon?")
+    japanese = services.message_send(sender=me, receiver=noah, content="明日の会議は十時です")
+    filed = services.message_send(sender=noah, receiver=me, content="the plan, attached")
+    Message.objects.filter(pk=filed.pk).update(attachment="attachments/plan.pdf", read=True)
+    for n in range(250):  # the Réunion sits far above the conversation's newest part
+        services.message_send(sender=noah, receiver=me, content=f"filler {n}")
+    Message.objects.filter(pk=lunch.pk).update(read=True)
+    page = new_page(390, 844)
+    log_in(page, base, "reader")
+
+    def search(q: str) -> list[int]:
+        box = page.get_by_role("search", name="Search again").get_by_role("searchbox")
+        box.fill(q)
+        box.press("Enter")
+        page.wait_for_url(re.compile(r"/search/"))
+        return [
+            int(i)
+            for i in page.locator(".results li").evaluate_all(
+                "rows => rows.map(r => r.dataset.messageId)"
+            )
+        ]
+
+    page.goto(f"{base}/search/?q=reunion")
+    expect(page.get_by_role("search", name="Search again")).to_be_visible()  # no Menu needed
+    assert search("reunion") == [reunion.pk]
+    expect(page.locator(".results mark")).to_have_text("Réunion")
+    assert sorted(search("lun")) == sorted([reunion.pk, lunch.pk])  # "lundi" and "Lunch"
+    assert search("会議") == [japanese.pk]
+    assert search("from:noah lunch") == [lunch.pk]
+    assert search("to:noah 会議") == [japanese.pk]
+    assert search("plan has:attachment") == [filed.pk]
+    assert reunion.pk in search("reunion is:unread")
+    assert search(f"reunion before:{timezone.now() - timedelta(days=30):%Y-%m-%d}") == [reunion.pk]
+    assert search(f"reunion after:{timezone.now() - timedelta(days=30):%Y-%m-%d}") == []
+
+    # The chips: one to add, then the same one to remove.
+    search("noon")
+    page.get_by_role("link", name="Unread", exact=True).click()
+    expect(page.get_by_role("link", name="Remove is:unread")).to_be_visible()
+    expect(page.locator(".results li")).to_have_count(0)
+    page.get_by_role("link", name="Remove is:unread").click()
+    expect(page.locator(".results li")).to_have_count(1)
+
+    # A result opens its conversation on it, far above the newest part, the words marked.
+    search("réunion lund")
+    page.locator(".results a").first.click()
+    row = page.locator(f"#m{reunion.pk}")
+    expect(row).to_be_in_viewport()
+    expect(row.locator("mark")).to_have_text(["Réunion", "lund"])

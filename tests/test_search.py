@@ -67,15 +67,16 @@ def test_highlight_marks_the_words_and_escapes_everything_else(user, other_user,
     (result,) = response.json()["results"]
     assert "<script>" not in result["highlight"]
     assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in result["highlight"]
-    assert "the <mark>parrot</mark> &amp; parrots" in result["highlight"]
+    assert "the <mark>parrot</mark> &amp; <mark>parrots</mark>" in result["highlight"]
     assert result["content"].startswith("Try <script>")  # the content itself is unchanged
     assert "highlight" not in api.get(URL).json()["results"][0]  # only searches have it
 
 
-def test_words_match_whole_words_in_any_case(user, other_user, api):
+def test_words_match_whole_words_in_any_case_the_last_one_as_typed(user, other_user, api):
     whole = send(other_user, user, "A Parrot, and a red-parrot")
-    send(other_user, user, "parrots and parroting")
-    assert found(api, "parrot") == [whole.pk]
+    longer = send(other_user, user, "parrots and parroting")
+    assert found(api, "parrot ") == [whole.pk]  # a space after it: the word is whole
+    assert sorted(found(api, "PARRO")) == sorted([whole.pk, longer.pk])  # still being typed
     assert found(api, '"red parrot"') == [whole.pk]
 
 
@@ -164,8 +165,9 @@ def test_the_results_page_highlights_and_links_to_the_conversation(user, other_u
     body = response.content.decode()
     assert response.status_code == 200
     assert "&lt;b&gt;<mark>otter</mark>&lt;/b&gt;" in body
-    assert f'href="/messages/{message.pk}/#m{message.pk}"' in body
-    assert 'value="otter"' in body  # the query stays in the box
+    link = f"/people/{other_user.pk}/?around={message.pk}&amp;q=otter#m{message.pk}"
+    assert f'href="{link}"' in body
+    assert 'id="search-page-q" name="q" value="otter"' in body  # a box of its own, kept
 
 
 def test_the_results_page_says_when_nothing_matches(user):
@@ -237,3 +239,91 @@ def test_the_search_matches_the_stored_document_and_computes_none(user):
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'msg_search'")
         (index,) = cursor.fetchone()
     assert "USING gin (receiver_id, sender_id, search_vector)" in index
+
+
+# --- Search people expect (issue 30) ----------------------------------------------------
+
+
+def test_accents_and_case_are_ignored_both_ways(user, other_user, api):
+    cafe = send(other_user, user, "Un café après la Réunion")
+    assert found(api, "cafe") == [cafe.pk]
+    assert found(api, "REUNION") == [cafe.pk]
+    assert found(api, "réunion café") == [cafe.pk]
+    assert found(api, '"apres la reunion"') == [cafe.pk]
+
+
+def test_the_last_word_is_a_prefix_wherever_the_operators_put_it(user, other_user, api):
+    lunch = send(other_user, user, "Lunch at noon")
+    meeting = send(other_user, user, "the team meeting")
+    assert found(api, "lun") == [lunch.pk]
+    assert found(api, "noon lun") == [lunch.pk]
+    assert sorted(found(api, "lunch or meet")) == sorted([lunch.pk, meeting.pk])
+    assert found(api, "lun -noo") == []  # an excluded word stays whole: "noo" excludes nothing
+    assert found(api, "lunch -noon") == []
+
+
+def test_japanese_chinese_and_emoji_are_found_inside_a_text(user, other_user, api):
+    japanese = send(other_user, user, "明日の会議は十時からです")
+    chinese = send(other_user, user, "我们明天开会")
+    party = send(user, other_user, "Party tonight 🎉 bring snacks")
+    assert found(api, "会議") == [japanese.pk]
+    assert found(api, "明天") == [chinese.pk]
+    assert found(api, "🎉") == [party.pk]
+    assert found(api, "🎉 snack") == [party.pk]
+    assert found(api, "会議 snack") == []
+    (result,) = api.get(URL, {"q": "会議"}).json()["results"]
+    assert "明日の<mark>会議</mark>は" in result["highlight"]
+
+
+def test_each_filter_narrows_the_results(user, other_user, api):
+    third = UserFactory(username="noah")
+    old = send(other_user, user, "plan for the trip")
+    Message.objects.filter(pk=old.pk).update(timestamp=timezone.now() - timedelta(days=40))
+    from_noah = send(third, user, "plan from noah")
+    mine = send(user, third, "my plan to noah")
+    with_file = send(other_user, user, "plan with a file")
+    Message.objects.filter(pk=with_file.pk).update(attachment="attachments/plan.pdf")
+    Message.objects.filter(pk__in=[old.pk, with_file.pk]).update(read=True)
+    day = timezone.now() - timedelta(days=20)
+
+    assert found(api, "plan from:noah") == [from_noah.pk]
+    assert found(api, "from:Noah") == [from_noah.pk]  # a filter alone lists, newest first
+    assert found(api, "plan to:noah") == [mine.pk]
+    assert found(api, "plan from:me") == [mine.pk]
+    assert found(api, "plan has:attachment") == [with_file.pk]
+    assert found(api, "plan is:unread") == [from_noah.pk]
+    assert found(api, f"plan before:{day:%Y-%m-%d}") == [old.pk]
+    assert old.pk not in found(api, f"plan after:{day:%Y-%m-%d}")
+    assert found(api, "from:noah to:noah") == []
+
+
+@pytest.mark.parametrize(
+    ("q", "error"),
+    [
+        ("from:nobody-here", "Nobody is called “nobody-here”."),
+        ("before:31/12/2026", "Write dates as year-month-day: 2026-12-31."),
+        ("has:photo", "Use has:attachment."),
+        ("is:starred", "Use is:unread."),
+    ],
+)
+def test_a_filter_that_cannot_be_met_is_a_clear_400(api, q, error):
+    response = api.get(URL, {"q": q})
+    assert response.status_code == 400
+    assert response.json() == {"q": [error]}
+
+
+def test_a_deleted_message_is_never_found(user, other_user, api):
+    message = send(user, other_user, "delete this plan")
+    services.message_delete(message=message, deleter=user)
+    assert found(api, "plan") == []
+    assert found(api, "to:" + other_user.username) == []
+
+
+def test_the_page_offers_chips_and_names_a_person_searched_by_name(user, other_user):
+    noah = UserFactory(username="noah")
+    send(noah, user, "hello from me")
+    body = page_client(user).get("/search/", {"q": "noah is:unread"}).content.decode()
+    assert 'href="/search/?q=noah"' in body  # is:unread removed
+    assert 'href="/search/?q=noah+is%3Aunread+has%3Aattachment"' in body  # one to add
+    assert "Looking for messages from noah?" in body
+    assert 'href="/search/?q=from:noah"' in body

@@ -29,15 +29,23 @@ class UserSearchSerializer(serializers.Serializer):
 
 
 class MessageSearchSerializer(serializers.Serializer):
-    """?q= on the message list: PostgreSQL's web search syntax (words, "phrase", -word, or)."""
+    """?q= on the message list (messaging.search.parse). Kept as sent, a space after the last
+    word included: it says the word is whole, not still being typed."""
 
     q = serializers.CharField(
+        trim_whitespace=False,
         max_length=search.MAX_QUERY_LENGTH,
         error_messages={
             "blank": search.EMPTY_QUERY,
             "max_length": search.LONG_QUERY,
         },
     )
+
+    def validate_q(self, text: str) -> str:
+        if not text.strip():
+            raise serializers.ValidationError(search.EMPTY_QUERY)
+        return text.lstrip()
+
     ordering = serializers.ChoiceField(
         choices=search.ORDERINGS,
         default="rank",

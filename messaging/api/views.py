@@ -90,7 +90,10 @@ class MeView(APIView):
             "q",
             str,
             description="Search your messages (1 to 200 characters): words (all must match), "
-            '"exact phrase", -excluded, or. Each result has a `highlight`. The newest '
+            '"exact phrase", -excluded, or; the last word also as a prefix; accents and case '
+            "ignored; Japanese, Chinese and emoji as substrings; filters from:name, to:name, "
+            "has:attachment, is:unread, before:YYYY-MM-DD, after:YYYY-MM-DD (400 for a "
+            "person or date that is not one). Each result has a `highlight`. The newest "
             "SEARCH_MAX_RESULTS (1,000) matches are ranked.",
         ),
         OpenApiParameter(
@@ -154,8 +157,8 @@ class MessageViewSet(
             raise Throttled(wait=seconds)
         try:
             return super().list(request, *args, **kwargs)
-        except search.SearchTooBroad as too_broad:
-            raise serializers.ValidationError({"q": [str(too_broad)]}) from None
+        except (search.SearchTooBroad, search.BadQuery) as refused:
+            raise serializers.ValidationError({"q": [str(refused)]}) from None
 
     @cache_per_user
     @replica_reads

@@ -23,9 +23,9 @@ class Command(BaseCommand):
     def handle(self, *args, force: bool = False, **options):
         with transaction.atomic(), connection.cursor() as cursor:
             current = search.document_config(cursor)
-            if current == settings.SEARCH_CONFIG and not force:
+            if current == search.search_config() and not force:
                 self.stdout.write(f"Search documents already use {current!r}.")
                 return
             search.drop_document_column(cursor)
             search.add_document_column(cursor, settings.SEARCH_CONFIG)
-        self.stdout.write(f"Search documents rebuilt with {settings.SEARCH_CONFIG!r}.")
+        self.stdout.write(f"Search documents rebuilt with {search.search_config()!r}.")

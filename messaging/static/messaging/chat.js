@@ -115,6 +115,7 @@ function catchUp() {
   catchingUp = get(last ? `after=${last.dataset.messageId}` : "")
     .then(({ rows: newer, more }) => {
       if (more) catchingUp.again = true; // a long gap: the next part after this one
+      else document.getElementById("newer-wrap")?.remove(); // opened mid-way: now whole
       const added = newer.filter((row) => !document.getElementById(row.id));
       let theirs = 0;
       for (const row of added) {
@@ -425,6 +426,69 @@ jumpUnread.addEventListener("click", async () => {
 });
 window.addEventListener("scroll", placeControls, { passive: true });
 
+// Opened mid-way (a search result): newer parts load when the bottom comes into view.
+const newerLink = document.getElementById("newer");
+if (newerLink) {
+  newerLink.addEventListener("click", (event) => {
+    event.preventDefault();
+    catchUp();
+  });
+  new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) catchUp();
+  }).observe(newerLink);
+}
+
+// The search's terms in the message a result opened (?q=), accents and case ignored.
+const fold = (text) => text.normalize("NFD").replace(/\p{Diacritic}/gu, "").toLowerCase();
+
+function markTerms(row, query) {
+  const terms = query
+    .replace(/\b(from|to|has|is|before|after):("[^"]*"|\S*)/gi, " ")
+    .split(/[\s"]+/)
+    .filter((term) => term && !term.startsWith("-") && term.toLowerCase() !== "or")
+    .map(fold);
+  if (!terms.length) return;
+  const walker = document.createTreeWalker(row.querySelector(".content"), NodeFilter.SHOW_TEXT);
+  const nodes = [];
+  while (walker.nextNode()) nodes.push(walker.currentNode);
+  for (const node of nodes) {
+    // Fold character by character, so a match in the folded text maps back to the original.
+    const original = [...node.data];
+    const folded = original.map(fold);
+    const flat = folded.join("");
+    const starts = [];
+    let at = 0;
+    for (const piece of folded) {
+      starts.push(at);
+      at += piece.length;
+    }
+    const ranges = [];
+    for (const term of terms) {
+      let from = flat.indexOf(term);
+      while (from !== -1) {
+        const first = starts.findLastIndex((start) => start <= from);
+        const last = starts.findLastIndex((start) => start < from + term.length);
+        ranges.push([first, last + 1]);
+        from = flat.indexOf(term, from + term.length);
+      }
+    }
+    if (!ranges.length) continue;
+    ranges.sort((a, b) => a[0] - b[0]);
+    const pieces = [];
+    let done = 0;
+    for (const [start, end] of ranges) {
+      if (start < done) continue;
+      pieces.push(original.slice(done, start).join(""));
+      const mark = document.createElement("mark");
+      mark.textContent = original.slice(start, end).join("");
+      pieces.push(mark);
+      done = end;
+    }
+    pieces.push(original.slice(done).join(""));
+    node.replaceWith(...pieces);
+  }
+}
+
 // Opening: at the first unread if there is one (with a little of what came before), else
 // at the bottom; a link to one message (#m123, from search) opens on that message.
 function open() {
@@ -436,6 +500,8 @@ function open() {
   regroup();
   const linked = window.location.hash && document.getElementById(window.location.hash.slice(1));
   if (linked) {
+    const query = new URLSearchParams(window.location.search).get("q");
+    if (query) markTerms(linked, query);
     linked.scrollIntoView({ block: "center" });
     flash(linked);
   } else if (divider() && divider().nextElementSibling) {

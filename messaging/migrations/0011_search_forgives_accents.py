@@ -1,0 +1,21 @@
+"""Search documents without accents (messaging.search.search_config): the column is made
+again with a configuration that runs `unaccent` before SEARCH_CONFIG's dictionaries. The
+table is rewritten under an exclusive lock (a few seconds a million messages)."""
+
+from django.conf import settings
+from django.db import migrations
+
+
+def fold(apps, schema_editor):
+    from messaging import search
+
+    with schema_editor.connection.cursor() as cursor:
+        if search.document_config(cursor) != search.search_config():
+            search.drop_document_column(cursor)
+            search.add_document_column(cursor, settings.SEARCH_CONFIG)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("messaging", "0010_message_deleted_for_everyone")]
+
+    operations = [migrations.RunPython(fold, migrations.RunPython.noop)]
