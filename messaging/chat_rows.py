@@ -12,7 +12,7 @@ translated and escaped once a call.
 from collections.abc import Iterable
 from html import escape
 
-from django.template.defaultfilters import truncatechars
+from django.template.defaultfilters import filesizeformat, truncatechars
 from django.urls import reverse
 from django.utils import dates
 from django.utils.formats import date_format, get_format
@@ -21,6 +21,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from messaging.attachments import previewable
 from messaging.content import message_html
 from messaging.selectors import ChatMessage
 
@@ -85,17 +86,48 @@ def rows_html(
             "thread": _("Thread"),
             "in_reply_to": _("In reply to"),
             "a_message": _("a message"),
-            "attachment": _("Attachment"),
             "edited": pgettext("a message changed by its sender", "edited"),
             "saving": _("Earlier version being saved…"),
             "delete": _("Delete"),
+            "previewing": _("Preview being made…"),
             "deleted": _("Message deleted"),
         }.items()
     }
-    urls = {name: _url(name) for name in ("thread", "edit", "delete", "message-attachment")}
+    names_of_urls = ("thread", "edit", "delete", "message-attachment", "message-thumbnail")
+    urls = {name: _url(name) for name in names_of_urls}
     names = {me.pk: escape(me.username), other.pk: escape(other.username)}
     write = clock()
     return mark_safe("".join(_row(m, first_unread, words, urls, names, write) for m in rows))
+
+
+def file_card(m, urls: dict, words: dict) -> str:
+    """A message's file: its preview once made (an image), its name as a download link, its
+    type and size."""
+    download = urls["message-attachment"].format(m.pk)
+    name = escape(m.attachment_name or str(m.attachment).rsplit("/", 1)[-1])
+    extension = name.rsplit(".", 1)[-1].upper() if "." in name else ""
+    size = escape(str(filesizeformat(m.attachment_size))) if m.attachment_size else ""
+    meta = " · ".join(part for part in (extension, size) if part)
+    if m.thumbnail:
+        preview = (
+            f'<a class="preview" href="{download}" tabindex="-1" aria-hidden="true">'
+            f'<img src="{urls["message-thumbnail"].format(m.pk)}" alt="" loading="lazy"></a>'
+        )
+    elif m.attachment_type.startswith("image/") and previewable(m.attachment_name):
+        preview = f'<span class="preview pending" data-pending-preview>{words["previewing"]}</span>'
+    else:
+        preview = ""
+    return (
+        f'<div class="file">{preview}<a class="file-name" href="{download}" download>'
+        f'{name}</a> <span class="file-meta">{meta}</span></div>'
+    )
+
+
+def single_file_card(message) -> SafeString:
+    """The file card of one message (the thread page's)."""
+    urls = {name: _url(name) for name in ("message-attachment", "message-thumbnail")}
+    words = {"previewing": escape(_("Preview being made…"))}
+    return mark_safe(file_card(message, urls, words))
 
 
 def _row(m: ChatMessage, first_unread, words, urls, names, write) -> str:
@@ -137,8 +169,7 @@ def _row(m: ChatMessage, first_unread, words, urls, names, write) -> str:
         return "".join(out)
     out.append(f'<p class="content">{message_html(m.content)}</p>')
     if m.attachment:
-        href = urls["message-attachment"].format(m.pk)
-        out.append(f'<p><a href="{href}">{words["attachment"]}</a></p>')
+        out.append(file_card(m, urls, words))
     if m.edited:
         versions = "".join(
             f"<li>{moment(v.edited_at, write)}:"

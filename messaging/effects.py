@@ -9,6 +9,8 @@ transaction, core.outbox) and what the relay publishes for each.
 | `messaging.record_edit` | an edit (the old content) | the history task |
 | `messaging.message_edited` | that task, with the version | "message.edited" |
 | `messaging.message_deleted` | a delete for everyone | "message.deleted" |
+| `messaging.make_thumbnail` | a send with an image | the preview task |
+| `messaging.attachment_ready` | that task, with the preview | "attachment.ready" |
 | `messaging.unread_changed` | marking read | "unread.changed" |
 | `messaging.messages_deleted` | each batch of a purge | "messages.deleted" |
 | `messaging.refresh_conversations` | a delete or archive outside the services | a refresh task |
@@ -27,12 +29,14 @@ MESSAGE_SENT = "messaging.message_sent"
 NOTIFICATIONS_CREATED = "messaging.notifications_created"
 MESSAGE_EDITED = "messaging.message_edited"
 MESSAGE_DELETED = "messaging.message_deleted"
+ATTACHMENT_READY = "messaging.attachment_ready"
 UNREAD_CHANGED = "messaging.unread_changed"
 MESSAGES_DELETED = "messaging.messages_deleted"
 # Tasks (messaging/tasks.py) the relay publishes.
 CREATE_NOTIFICATIONS = "messaging.create_notifications"
 RECORD_EDIT = "messaging.record_edit"
 REFRESH_CONVERSATIONS = "messaging.refresh_conversations"
+MAKE_THUMBNAIL = "messaging.make_thumbnail"
 
 
 # --- Recording (inside the write's transaction) --------------------------------------------
@@ -83,6 +87,15 @@ def message_deleted(message_id: int) -> None:
 
 def unread_changed(user_id: int) -> None:
     outbox.record(UNREAD_CHANGED, {"user_id": user_id})
+
+
+def thumbnail_wanted(message_id: int) -> None:
+    """A message with an image: its preview, made by the worker once this commits."""
+    outbox.record(MAKE_THUMBNAIL, {"message_id": message_id})
+
+
+def attachment_ready(message_id: int) -> None:
+    outbox.record(ATTACHMENT_READY, {"message_id": message_id})
 
 
 def messages_deleted(rows, *, gone_user_id: int) -> None:
@@ -142,6 +155,16 @@ def _message_deleted(rows: list[outbox.Row]) -> None:
     _publish(keyed)
 
 
+@outbox.topic(ATTACHMENT_READY)
+def _attachment_ready(rows: list[outbox.Row]) -> None:
+    by_message = {row.payload["message_id"]: row for row in rows}
+    keyed = [
+        (person, event, by_message[event.id].key(person))
+        for person, event in events.attachments_ready(list(by_message))
+    ]
+    _publish(keyed)
+
+
 @outbox.topic(UNREAD_CHANGED)
 def _unread_changed(rows: list[outbox.Row]) -> None:
     # The counts as they are now: one event per reader, however many rows they have.
@@ -168,3 +191,4 @@ outbox.task_topic(
 )
 outbox.task_topic(RECORD_EDIT)
 outbox.task_topic(REFRESH_CONVERSATIONS)
+outbox.task_topic(MAKE_THUMBNAIL)

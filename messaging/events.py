@@ -34,6 +34,10 @@ class MessageData(Payload):
     read: bool
     parent_message: int | None
     attachment: str | None
+    attachment_name: str
+    attachment_size: int | None
+    attachment_type: str
+    thumbnail: str | None
     deleted_at: datetime | None
     sender_username: str
 
@@ -71,6 +75,15 @@ class MessageDeleted(EventType, name="message.deleted", to="both people"):
     receiver: int
 
 
+class AttachmentReady(EventType, name="attachment.ready", to="both people"):
+    """The preview of a message's image is ready: `thumbnail` is its URL."""
+
+    id: int
+    sender: int
+    receiver: int
+    thumbnail: str
+
+
 class NotificationCreated(EventType, name="notification.created", to="the receiver"):
     """A notification of a message to you."""
 
@@ -95,6 +108,7 @@ class MessagesDeleted(
 
 def message_data(message, sender_username: str) -> MessageData:
     attachment = reverse("message-attachment", args=[message.pk]) if message.attachment else None
+    thumbnail = reverse("message-thumbnail", args=[message.pk]) if message.thumbnail else None
     return MessageData(
         id=message.pk,
         sender=message.sender_id,
@@ -106,6 +120,10 @@ def message_data(message, sender_username: str) -> MessageData:
         read=message.read,
         parent_message=message.parent_message_id,
         attachment=attachment,
+        attachment_name=message.attachment_name,
+        attachment_size=message.attachment_size,
+        attachment_type=message.attachment_type,
+        thumbnail=thumbnail,
         deleted_at=message.deleted_at,
         sender_username=sender_username,
     )
@@ -157,6 +175,21 @@ def message_deleted(message_ids: list[int]) -> Iterable[tuple[int, EventType]]:
     for message in selectors.messages_with_people(message_ids):
         event = MessageDeleted(
             id=message.pk, sender=message.sender_id, receiver=message.receiver_id
+        )
+        for person in {message.sender_id, message.receiver_id}:
+            yield person, event
+
+
+def attachments_ready(message_ids: list[int]) -> Iterable[tuple[int, EventType]]:
+    """ "attachment.ready" to both people of each message whose preview was made."""
+    for message in selectors.messages_with_people(message_ids):
+        if not message.thumbnail:
+            continue
+        event = AttachmentReady(
+            id=message.pk,
+            sender=message.sender_id,
+            receiver=message.receiver_id,
+            thumbnail=reverse("message-thumbnail", args=[message.pk]),
         )
         for person in {message.sender_id, message.receiver_id}:
             yield person, event

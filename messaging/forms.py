@@ -73,8 +73,29 @@ class EditForm(ContentForm):
     content = ContentField(label=_("Message"))
 
 
-class ChatForm(ContentForm):
-    """A conversation's composer: the content, and the message it replies to if any."""
+class ChatForm(forms.Form):
+    """A conversation's composer: the content, a file, and the message it replies to if any
+    (the content may be empty when a file comes with it)."""
 
-    content = ContentField(label=_("Message"))
+    content = ContentField(label=_("Message"), required=False)
     parent = forms.IntegerField(required=False, min_value=1, max_value=selectors.MAX_ID)
+    attachment = forms.FileField(required=False)
+
+    def clean_content(self):
+        return self.cleaned_data["content"].replace("\r\n", "\n")
+
+    def clean_attachment(self):
+        attachment = self.cleaned_data.get("attachment")
+        if reason := rules.attachment_error(attachment):
+            raise forms.ValidationError(reason)
+        return attachment
+
+    def clean(self):
+        data = super().clean()
+        if "content" in data and "attachment" in data:
+            with_file = bool(data["attachment"])
+            if not data["content"].strip() and not with_file:
+                self.add_error("content", gettext("Write something first, or attach a file."))
+            elif reason := rules.content_error(data["content"], with_file=with_file):
+                self.add_error("content", reason)
+        return data

@@ -20,6 +20,10 @@ MESSAGE_FIELDS = (
     "read",
     "parent_message",
     "attachment",
+    "attachment_name",
+    "attachment_size",
+    "attachment_type",
+    "thumbnail",
     "deleted_at",
 )
 
@@ -43,6 +47,18 @@ class Message(models.Model):
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
     )
     attachment = models.FileField(upload_to="attachments/%Y/%m/", blank=True)
+    # What the file card shows: the name as uploaded, its size, and its type as its name
+    # says (messaging.attachments); the file itself is always served as a download.
+    # Defaults in the database too: rows written by SQL alone (loads, benchmarks) need none.
+    attachment_name = models.CharField(max_length=255, blank=True, default="", db_default="")
+    attachment_size = models.PositiveBigIntegerField(null=True, blank=True)
+    attachment_type = models.CharField(max_length=100, blank=True, default="", db_default="")
+    # An image's preview, made by the worker after the send commits (messaging.attachments):
+    # re-encoded, metadata dropped. A file field, so the file lifecycle deletes it with its
+    # row or when it is replaced, as it does the attachment.
+    thumbnail = models.FileField(
+        upload_to="thumbnails/%Y/%m/", blank=True, default="", db_default=""
+    )
     # Deleted for everyone by its sender (services.message_delete): the row stays, emptied,
     # as the place its replies hang from.
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -85,11 +101,13 @@ class Message(models.Model):
                 receiver=receiver,
                 content=self.content,
                 parent=self.parent_message if self.parent_message_id else None,
+                with_file=bool(self.attachment),
             )
         elif self.deleted_at is not None:
             errors = {}  # emptied on purpose
         else:
-            errors = {"content": reason} if (reason := rules.content_error(self.content)) else {}
+            reason = rules.content_error(self.content, with_file=bool(self.attachment))
+            errors = {"content": reason} if reason else {}
         if errors:
             raise ValidationError(errors)
 

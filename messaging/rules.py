@@ -8,10 +8,10 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 
-def content_error(content: str | None) -> str | None:
-    """Why this content cannot be sent, or None."""
+def content_error(content: str | None, *, with_file: bool = False) -> str | None:
+    """Why this content cannot be sent, or None (empty only with a file attached)."""
     content = content or ""
-    if not content.strip():
+    if not content.strip() and not with_file:
         return _("Content must not be empty.")
     if len(content) > settings.MESSAGE_MAX_LENGTH:
         return _("Content must be at most %(limit)d characters (it has %(length)d).") % {
@@ -21,14 +21,16 @@ def content_error(content: str | None) -> str | None:
     return None
 
 
-def new_message_errors(*, sender, receiver, content: str | None, parent=None) -> dict[str, str]:
+def new_message_errors(
+    *, sender, receiver, content: str | None, parent=None, with_file: bool = False
+) -> dict[str, str]:
     """What is wrong with a message about to be sent, by field; empty when it may be sent.
 
     `receiver` is a user, or only its id (whoever inserts then checks that it is active);
     `parent` needs only its sender_id, receiver_id and deleted_at loaded.
     """
     errors = {}
-    if reason := content_error(content):
+    if reason := content_error(content, with_file=with_file):
         errors["content"] = reason
     if sender is None or receiver is None:
         errors["receiver"] = _("A message needs a sender and a receiver.")
@@ -50,12 +52,21 @@ def new_message_errors(*, sender, receiver, content: str | None, parent=None) ->
 
 
 def attachment_error(attachment) -> str | None:
-    """Why this uploaded file cannot be attached, or None."""
+    """Why this uploaded file cannot be attached, or None: its size, and its type by its
+    name (ATTACHMENT_TYPES; chat.js checks both before uploading, from the same settings)."""
     if attachment is None:
         return None
     name = os.path.basename(attachment.name or "")
     if name in ("", ".", ".."):
         return _("An attachment needs a file name.")
+    extension = os.path.splitext(name)[1].lower().lstrip(".")
+    if extension not in settings.ATTACHMENT_TYPES:
+        return _(
+            "Files of this type cannot be attached (%(extension)s); these can: %(allowed)s."
+        ) % {
+            "extension": extension or _("no extension"),
+            "allowed": ", ".join(settings.ATTACHMENT_TYPES),
+        }
     if attachment.size > settings.ATTACHMENT_MAX_BYTES:
         return _("An attachment may be at most %(megabytes)d MB.") % {
             "megabytes": settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)

@@ -97,6 +97,10 @@ class ChatMessage:
     read: bool
     parent_message_id: int | None
     attachment: str
+    attachment_name: str
+    attachment_size: int | None
+    attachment_type: str
+    thumbnail: str
     deleted_at: datetime | None
     quoted: Message | None = None  # the parent's sender and content
     grouped: bool = False  # the page shows it under the previous one's name and time
@@ -105,7 +109,7 @@ class ChatMessage:
     indent: int = 0
 
 
-CHAT_FIELDS = [f.name for f in fields(ChatMessage)][1:10]
+CHAT_FIELDS = [f.name for f in fields(ChatMessage)][1:14]
 
 
 def _chat_rows(messages: QuerySet) -> QuerySet:

@@ -19,7 +19,7 @@ from core import metrics, replicas
 from core.stored import stored_row
 from files import lifecycle
 from files import tasks as file_tasks
-from messaging import conversations, effects, inbox_cache
+from messaging import attachments, conversations, effects, inbox_cache
 from messaging.models import Message, MessageDeletion, MessageHistory, Notification
 
 logger = logging.getLogger(__name__)
@@ -65,12 +65,18 @@ def message_send(
         content=content,
         parent_message=parent_message,
         attachment=attachment or "",
+        **(attachments.card(attachment) if attachment else {}),
     )
     if isinstance(receiver, User):
         message.receiver = receiver
     else:
         message.receiver_id = receiver
-    return message_insert(message, rate=send_rate())
+    if not (attachment and attachments.previewable(message.attachment_name)):
+        return message_insert(message, rate=send_rate())
+    with transaction.atomic():  # an image: its preview is asked for with the send
+        message_insert(message, rate=send_rate())
+        effects.thumbnail_wanted(message.pk)
+    return message
 
 
 def message_insert(message: Message, *, rate: tuple[int, int] | None = None) -> Message:
@@ -196,29 +202,35 @@ def message_delete(*, message: Message, deleter: User) -> Message:
         if locked.deleted_at is not None:
             return locked
         versions, _per_model = MessageHistory.objects.filter(message=locked).delete()
-        field = Message._meta.get_field("attachment")
-        files = (
-            [(lifecycle.storage_label(field), locked.attachment.name)] if locked.attachment else []
-        )
+        files = [
+            (lifecycle.storage_label(Message._meta.get_field(name)), stored.name)
+            for name, stored in (("attachment", locked.attachment), ("thumbnail", locked.thumbnail))
+            if stored
+        ]
         MessageDeletion.objects.create(
             message_id=locked.pk,
             sender_id=locked.sender_id,
             receiver_id=locked.receiver_id,
             sent_at=locked.timestamp,
-            had_attachment=bool(files),
+            had_attachment=bool(locked.attachment),
             versions_deleted=versions,
         )
         was_unread = not locked.read
-        locked.content, locked.attachment, locked.edited, locked.edited_at = "", "", False, None
-        locked.deleted_at, locked.read = timezone.now(), True
-        Message.objects.filter(pk=locked.pk).update(
-            content="",
-            attachment="",
-            edited=False,
-            edited_at=None,
-            deleted_at=locked.deleted_at,
-            read=True,
-        )
+        emptied = {
+            "content": "",
+            "attachment": "",
+            "attachment_name": "",
+            "attachment_size": None,
+            "attachment_type": "",
+            "thumbnail": "",
+            "edited": False,
+            "edited_at": None,
+            "deleted_at": timezone.now(),
+            "read": True,
+        }
+        for name, value in emptied.items():
+            setattr(locked, name, value)
+        Message.objects.filter(pk=locked.pk).update(**emptied)
         if was_unread:
             Notification.objects.filter(message=locked, read=False).update(read=True)
             conversations.messages_read(locked.receiver_id, {locked.sender_id: 1})

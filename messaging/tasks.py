@@ -9,7 +9,7 @@ from accounts import tasks as account_tasks
 from core.tasks import legacy_name, task
 from jobs import alerts
 from jobs.runs import recorded_task
-from messaging import services
+from messaging import attachments, services
 
 # A purge left pending this long is assumed lost (its publish failed) and is enqueued again.
 PURGE_RESUME_AFTER_SECONDS = 600
@@ -33,6 +33,12 @@ def record_edit(message_id: int, old_content: str, edited_at: str, editor_id: in
     services.history_record(
         message_id=message_id, old_content=old_content, edited_at=edited_at, editor_id=editor_id
     )
+
+
+@task(name="messaging.make_thumbnail")
+def make_thumbnail(message_id: int) -> str | None:
+    """The preview of a message's image (messaging.attachments); safe to run twice."""
+    return attachments.make_thumbnail(message_id)
 
 
 @task(name="messaging.refresh_conversations")

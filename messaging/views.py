@@ -156,6 +156,9 @@ def _conversation_page(
         "first_unread": first_unread,
         "draft": draft,
         "max_length": settings.MESSAGE_MAX_LENGTH,
+        "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+        "attachment_max_megabytes": settings.ATTACHMENT_MAX_BYTES // (1024 * 1024),
+        "attachment_types": settings.ATTACHMENT_TYPES,
     }
     return render(request, "messaging/conversation.html", context, status=status)
 
@@ -188,7 +191,7 @@ def conversation_send(request, user_id: int):
     if other is None:
         raise Http404
     from_script = request.headers.get("X-Requested-With") == "fetch"
-    form = ChatForm(request.POST)
+    form = ChatForm(request.POST, request.FILES)
     parent, error, retry_after = None, None, None
     if not form.is_valid():
         error = " ".join(e for errors in form.errors.values() for e in errors)
@@ -203,6 +206,7 @@ def conversation_send(request, user_id: int):
                 receiver=other,
                 content=form.cleaned_data["content"],
                 parent_message=parent,
+                attachment=form.cleaned_data["attachment"],
             )
         except ValidationError as refused:
             error = " ".join(refused.messages)

@@ -72,12 +72,15 @@ def new_page(browser, request, settings):
         context.close()
 
 
-def serve_platform(directory: Path):
+def serve_platform(directory: Path, media_root: Path):
     """nginx with deploy/'s template in front of gunicorn (pages, the API) and the ASGI
     server (event streams), as `make start` and compose serve them; yields the front's URL.
     Every form a test posts (sign-up, login, send) passes the CSRF origin check through the
     front, on a port other than 80."""
-    web, web_url = start_server(directory / "web.log", STATIC_ROOT=collected_static())
+    # The session's media folder, the worker's too (set before a test's own settings are).
+    web, web_url = start_server(
+        directory / "web.log", STATIC_ROOT=collected_static(), MEDIA_ROOT=str(media_root)
+    )
     events, events_url = start_asgi_server(directory / "events.log", DB_CONN_MAX_AGE="0")
     front, port = start_front(directory / "front", port_of(web_url), port_of(events_url))
     try:
@@ -88,16 +91,16 @@ def serve_platform(directory: Path):
 
 
 @pytest.fixture
-def platform_url(tmp_path, celery_worker):
+def platform_url(tmp_path, celery_worker, media_root):
     """The platform for one test, with the session's real worker and relay."""
-    yield from serve_platform(tmp_path)
+    yield from serve_platform(tmp_path, media_root)
 
 
 @pytest.fixture(scope="module")
-def module_platform(tmp_path_factory, django_db_setup):
+def module_platform(tmp_path_factory, django_db_setup, media_root):
     """The platform's servers for all the tests of a module (each test asks for the worker
     with `celery_worker`)."""
-    yield from serve_platform(tmp_path_factory.mktemp("platform"))
+    yield from serve_platform(tmp_path_factory.mktemp("platform"), media_root)
 
 
 def sign_up(page: Page, base: str, username: str) -> None:

@@ -25,6 +25,10 @@ MESSAGE_KEYS = {
     "read",
     "parent_message",
     "attachment",
+    "attachment_name",
+    "attachment_size",
+    "attachment_type",
+    "thumbnail",
     "deleted_at",
 }
 
@@ -91,8 +95,8 @@ def test_send_with_an_attachment_serves_it_to_the_two_people_only(api, user, oth
         ({"receiver": 999999, "content": "x"}, "receiver", "No active user"),
         ({"receiver": "abc", "content": "x"}, "receiver", "valid integer"),
         ({"receiver": 2**64, "content": "x"}, "receiver", "less than or equal"),
-        ({"receiver": None, "content": ""}, "content", "blank"),
-        ({"receiver": None, "content": "   "}, "content", "blank"),
+        ({"receiver": None, "content": ""}, "content", "must not be empty"),
+        ({"receiver": None, "content": "   "}, "content", "must not be empty"),
         ({"receiver": None, "content": "x" * 10_001}, "content", "10000"),
         ({"receiver": None, "content": "x", "parent_message": 999999}, "parent_message", "No"),
     ],
@@ -114,7 +118,7 @@ def test_send_to_an_inactive_user_is_400(api):
 
 
 def test_attachment_over_10_mb_is_400(api, other_user):
-    big = SimpleUploadedFile("big.bin", b"\0" * (10 * 1024 * 1024 + 1))
+    big = SimpleUploadedFile("big.pdf", b"\0" * (10 * 1024 * 1024 + 1))
     response = api.post(
         "/api/v1/messages/",
         {"receiver": other_user.pk, "content": "big", "attachment": big},

@@ -2,12 +2,15 @@
 Playwright) behind the platform's front, with its event stream and a real worker: links,
 delete for everyone seen live, the settings page (zone, language, dark theme)."""
 
+import base64
+import io
 import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
+from PIL import Image
 from playwright.sync_api import expect
 
 from accounts.models import Preferences
@@ -180,3 +183,81 @@ def test_search_forgives_accents_finds_prefixes_japanese_and_filters(base, new_p
     row = page.locator(f"#m{reunion.pk}")
     expect(row).to_be_in_viewport()
     expect(row.locator("mark")).to_have_text(["Réunion", "lund"])
+
+
+def png(size=(640, 480)) -> str:
+    """A PNG picture, base64, for the page to make a File of."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 80, 40)).save(out, "PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+# A File made in the page from base64, handed to the composer as a drop or a paste would.
+HAND_OVER = """([how, name, data]) => {
+  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], name, { type: "image/png" }));
+  const options = { bubbles: true, cancelable: true };
+  if (how === "drop") {
+    const zone = document.getElementById("chat");
+    for (const type of ["dragenter", "dragover", "drop"]) {
+      zone.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, ...options }));
+    }
+  } else {
+    const box = document.getElementById("composer-text");
+    box.dispatchEvent(new ClipboardEvent("paste", { clipboardData: transfer, ...options }));
+  }
+}"""
+
+
+def test_files_dropped_or_pasted_show_their_preview_live_on_both_pages(base, new_page):
+    me, pal = UserFactory(username="writer"), UserFactory(username="pal")
+    mine, theirs = new_page(), new_page()
+    log_in(mine, base, "writer")
+    log_in(theirs, base, "pal")
+    mine.goto(f"{base}/people/{pal.pk}/")
+    theirs.goto(f"{base}/people/{me.pk}/")
+    sends = []
+    mine.on("request", lambda r: "/send/" in r.url and sends.append(r.url))
+
+    # Too big: refused here, before any upload.
+    mine.set_input_files(
+        "#attach-input",
+        files=[
+            {"name": "huge.pdf", "mimeType": "application/pdf", "buffer": b"0" * (10 * 2**20 + 1)}
+        ],
+    )
+    expect(mine.locator("#attach-problem")).to_contain_text("huge.pdf is 10.0 MB")
+    expect(mine.locator("#attached")).to_be_hidden()
+    mine.set_input_files(
+        "#attach-input",
+        files=[{"name": "tool.exe", "mimeType": "application/x-msdownload", "buffer": b"MZ"}],
+    )
+    expect(mine.locator("#attach-problem")).to_contain_text("tool.exe cannot be attached")
+    assert sends == []
+
+    mine.evaluate(HAND_OVER, ["drop", "dropped.png", png()])
+    expect(mine.locator("#attached")).to_contain_text("dropped.png")
+    mine.get_by_label("Message to pal").fill("the view from here")
+    mine.get_by_label("Message to pal").press("Enter")
+    dropped = None
+
+    def sent(name):
+        return Message.objects.filter(sender=me, attachment_name=name).first()
+
+    for page in (mine, theirs):
+        card = page.locator("li.msg .file").filter(has_text="dropped.png")
+        expect(card.locator("img")).to_be_visible(timeout=LIVE_MS * 4)  # the worker's preview
+        expect(card).to_contain_text("PNG · ")
+    dropped = sent("dropped.png")
+    assert dropped.thumbnail
+
+    mine.evaluate(HAND_OVER, ["paste", "image.png", png((300, 200))])
+    expect(mine.locator("#attached")).to_contain_text("pasted-")
+    mine.get_by_role("button", name="Send").click()  # a file alone is a message
+    expect(theirs.locator("li.msg .file img")).to_have_count(2, timeout=LIVE_MS * 4)
+    pasted = Message.objects.filter(sender=me).exclude(pk=dropped.pk).get()
+    assert pasted.attachment_name.startswith("pasted-")
+    assert pasted.content == ""
+    assert len(sends) == 2
+    screenshot(theirs, "conversation-files", full_page=False)

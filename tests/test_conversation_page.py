@@ -140,7 +140,7 @@ def test_the_composer_refuses_clearly(web, user, other_user, settings):
     url = f"/people/{other_user.pk}/send/"
     empty = web.post(url, {"content": "  "}, **FETCH)
     assert empty.status_code == 400
-    assert empty.json()["detail"] == "Write something first."
+    assert empty.json()["detail"] == "Write something first, or attach a file."
     strangers = MessageFactory()
     elsewhere = web.post(url, {"content": "hi", "parent": strangers.pk}, **FETCH)
     assert elsewhere.status_code == 400

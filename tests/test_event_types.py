@@ -1,12 +1,15 @@
 """Each live event is declared once (core.event_types, messaging.events): the README's table,
 the API schema, the pages' handlers and every payload published agree with it."""
 
+import io
 import json
 import re
 
 import pytest
 import redis
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 from pydantic import ValidationError
 
 from accounts import services as account_services
@@ -70,6 +73,14 @@ def test_every_event_the_writes_publish_matches_its_declaration(user, other_user
     root = services.message_send(sender=user, receiver=other_user, content="hello")
     services.message_send(sender=other_user, receiver=user, content="re", parent_message=root)
     services.message_edit(message=root, editor=user, content="hello again")
+    picture = io.BytesIO()
+    Image.new("RGB", (40, 30)).save(picture, "PNG")
+    services.message_send(
+        sender=user,
+        receiver=other_user,
+        content="",
+        attachment=SimpleUploadedFile("p.png", picture.getvalue()),
+    )
     services.messages_mark_read(user=other_user)
     effects.deliver()  # the edit's version is written before the message goes
     services.message_delete(message=root, deleter=user)

@@ -149,7 +149,7 @@ def pages(user, other_user, conversation) -> list[tuple[str, str, dict | None]]:
 
 def user_data(user, other_user) -> set[str]:
     texts = {user.username, other_user.username, "Lunch on Friday?", "Gladly", "The menu"}
-    return texts | {"Gladly, at noon", "lunch", "nothingmatches", "Note to self"}
+    return texts | {"Gladly, at noon", "lunch", "nothingmatches", "Note to self", "menu.txt"}
 
 
 def untranslated(en: str, fr: str, allowed: set[str], data: set[str] = frozenset()) -> set[str]:
@@ -244,7 +244,7 @@ def test_api_errors_in_french(user, other_user):
     assert sent["receiver"] == ["Vous ne pouvez pas vous envoyer un message."]
     # DRF's own messages come in French too.
     blank = api.post("/api/v1/messages/", {"receiver": other_user.pk, "content": " "}, **FR)
-    assert blank.json()["content"] == ["Ce champ ne peut être vide."]
+    assert blank.json()["content"] == ["Le contenu ne doit pas être vide."]
     assert api.get("/api/v1/conversations/99999/", **FR).json() == {
         "detail": "Cet utilisateur n’existe pas."
     }

@@ -7,6 +7,20 @@ MESSAGE_MAX_LENGTH = 10_000
 # Messages one person may send (a burst of replies builds a thread nobody can load).
 MESSAGE_SEND_RATE = env.str("MESSAGE_SEND_RATE", "60/min", validate=rate)
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+# What may be attached, by extension: pictures (previewed), documents, archives, text. The
+# file itself is only ever served as a download (messaging.attachments).
+ATTACHMENT_TYPES = (
+    "jpg", "jpeg", "png", "gif", "webp", "heic",
+    "pdf", "txt", "md", "csv", "json", "log",
+    "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf",
+    "zip", "gz", "tar", "7z",
+    "mp3", "m4a", "ogg", "wav", "mp4", "mov", "webm",
+)  # fmt: skip
+# Pictures the worker previews (Pillow), and the largest it opens: beyond, a decompression
+# bomb (a small file that unpacks to gigabytes) is refused unopened.
+THUMBNAIL_TYPES = ("jpg", "jpeg", "png", "gif", "webp")
+THUMBNAIL_SIZE = 480  # pixels, the longer side
+THUMBNAIL_MAX_PIXELS = 50_000_000
 # A whole upload request: the attachment and its form. Larger bodies are refused before
 # they are read (core/uploads.py; the front server refuses them too).
 UPLOAD_MAX_BYTES = ATTACHMENT_MAX_BYTES + 1024 * 1024

@@ -63,6 +63,7 @@ class MeSerializer(serializers.ModelSerializer):
 
 class MessageSerializer(serializers.ModelSerializer):
     attachment = serializers.SerializerMethodField()
+    thumbnail = serializers.SerializerMethodField()
 
     class Meta:
         model = Message
@@ -71,9 +72,14 @@ class MessageSerializer(serializers.ModelSerializer):
 
     def get_attachment(self, message) -> str | None:
         """Attachments are served by the API, to the message's two people only."""
-        if not message.attachment:
-            return None
-        url = reverse("message-attachment", args=[message.pk])
+        return self._url("message-attachment", message) if message.attachment else None
+
+    def get_thumbnail(self, message) -> str | None:
+        """An image's preview (a JPEG), once the worker has made it."""
+        return self._url("message-thumbnail", message) if message.thumbnail else None
+
+    def _url(self, name: str, message) -> str:
+        url = reverse(name, args=[message.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
 
@@ -92,6 +98,10 @@ class MessageSerializer(serializers.ModelSerializer):
             "read": message.read,
             "parent_message": message.parent_message_id,
             "attachment": self.get_attachment(message),
+            "attachment_name": message.attachment_name,
+            "attachment_size": message.attachment_size,
+            "attachment_type": message.attachment_type,
+            "thumbnail": self.get_thumbnail(message),
             "deleted_at": DATETIME.to_representation(message.deleted_at),
         }
 
@@ -144,7 +154,10 @@ class MessageCreateSerializer(serializers.Serializer):
     # An id, not looked up here: the send's one statement checks that it is an active user
     # (services.message_insert), and the view turns a refusal into this field's 400.
     receiver = id_field()
-    content = serializers.CharField(max_length=settings.MESSAGE_MAX_LENGTH)
+    # Empty only with a file attached (rules.content_error).
+    content = serializers.CharField(
+        max_length=settings.MESSAGE_MAX_LENGTH, required=False, allow_blank=True, default=""
+    )
     parent_message = id_field(required=False, allow_null=True)
     attachment = serializers.FileField(required=False, allow_null=True)
 
@@ -167,6 +180,7 @@ class MessageCreateSerializer(serializers.Serializer):
             receiver=attrs["receiver"],
             content=attrs["content"],
             parent=attrs.get("parent_message"),
+            with_file=bool(attrs.get("attachment")),
         )
         if errors:
             raise serializers.ValidationError(errors)

@@ -250,11 +250,27 @@ class MessageViewSet(
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     @action(detail=True)
     def attachment(self, request, pk=None):
+        """The file, to the message's two people only, always as a download: never shown
+        in the platform's origin, whatever it holds (a "picture" that is HTML)."""
         message = self.get_object()
         if not message.attachment:
             raise NotFound(_("This message has no attachment."))
-        name = message.attachment.name.rsplit("/", 1)[-1]
-        return FileResponse(message.attachment.open("rb"), as_attachment=True, filename=name)
+        name = message.attachment_name or message.attachment.name.rsplit("/", 1)[-1]
+        response = FileResponse(message.attachment.open("rb"), as_attachment=True, filename=name)
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        return response
+
+    @extend_schema(responses={(200, "image/jpeg"): bytes})
+    @action(detail=True)
+    def thumbnail(self, request, pk=None):
+        """The preview of the message's image, made by the platform (a JPEG without
+        metadata): shown inline in conversations."""
+        message = self.get_object()
+        if not message.thumbnail:
+            raise NotFound(_("This message has no preview."))
+        response = FileResponse(message.thumbnail.open("rb"), content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=86400"
+        return response
 
     @extend_schema(responses=COUNT)
     @action(detail=False, url_path="unread-count")

@@ -4,6 +4,7 @@
 // kept; replies from the conversation; a "New messages" divider and a pill for what
 // arrives while one reads further up. Rows come from the server (_chat_rows.html), so a
 // message looks the same however it got here.
+import * as attach from "./attach.js";
 import { attended } from "./attention.js";
 import * as drafts from "./drafts.js";
 import { fill } from "./live.js";
@@ -163,7 +164,9 @@ const between = (message) =>
 
 document.addEventListener("live:event", ({ detail: { name, data } }) => {
   if ((name === "message.received" || name === "message.sent") && between(data.message)) catchUp();
-  else if (name === "message.edited" || name === "message.deleted") {
+  else if (name === "attachment.ready") {
+    if (document.getElementById(`m${data.id}`)) replaceRow(data.id);
+  } else if (name === "message.edited" || name === "message.deleted") {
     // The changed message, and the replies that quote it.
     const id = name === "message.edited" ? data.message.id : data.id;
     if (document.getElementById(`m${id}`)) replaceRow(id);
@@ -189,7 +192,7 @@ function keepUnsent() {
   drafts.save(`${place}:unsent`, kept);
 }
 
-function unsentRow(content, parent, key) {
+function unsentRow(content, parent, key, file = null) {
   const row = document.createElement("li");
   row.className = "msg mine unsent";
   row.dataset.key = key;
@@ -197,12 +200,20 @@ function unsentRow(content, parent, key) {
   row.dataset.parent = parent;
   row.dataset.sender = String(me);
   row.dataset.at = new Date().toISOString();
+  row.file = file; // kept in memory for Retry (a reload keeps the text only)
   const body = document.createElement("p");
   body.className = "content";
   body.textContent = content; // text, never html
+  row.append(body);
+  if (file) {
+    const card = document.createElement("p");
+    card.className = "file";
+    card.textContent = file.name;
+    row.append(card);
+  }
   const status = document.createElement("p");
   status.className = "status";
-  row.append(body, status);
+  row.append(status);
   return row;
 }
 
@@ -240,6 +251,7 @@ function send(row) {
   data.append("csrfmiddlewaretoken", form.elements.csrfmiddlewaretoken.value);
   data.append("content", row.dataset.content);
   data.append("parent", row.dataset.parent);
+  if (row.file) data.append("attachment", row.file);
   fetch(form.action, {
     method: "POST",
     body: data,
@@ -275,9 +287,9 @@ function send(row) {
 
 function submit() {
   const content = text.value;
-  if (!content.trim()) return;
+  if (!content.trim() && !attach.hasFile()) return;
   localKey += 1;
-  const row = unsentRow(content, parentField.value, `${Date.now()}-${localKey}`);
+  const row = unsentRow(content, parentField.value, `${Date.now()}-${localKey}`, attach.take());
   log.append(row);
   keepUnsent();
   text.value = "";

@@ -126,6 +126,9 @@ const handlers = {
   },
   "message.sent": (data) => onMessage(data.message, "sent"),
   "message.edited": (data) => onMessage(data.message, null),
+  "attachment.ready": (data) => {
+    if (thread && shown(data.id)) refresh(thread);
+  },
   "message.deleted": (data) => {
     if (list) refresh(list);
     if (thread && shown(data.id)) refresh(thread);
