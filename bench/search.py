@@ -1,25 +1,33 @@
-"""Search over a million messages: `python -m bench.search` (issue 18; docs/benchmarks.md).
+"""Search over a million messages: `python -m bench.search` (issues 18 and 30;
+docs/benchmarks.md).
 
 1,000,000 messages among 10,000 users, 5 to 24 words each drawn from 20,000 made-up words
 with a Zipf distribution (word k is drawn with probability about 1/(k ln N)); 5 users have
-50,000 messages each. For one of them: p50/p99 of GET /api/v1/messages/?q= (in-process,
-the whole request: the token, the count, the page with its ranks and highlights) for a rare
-word, the most common word, a phrase, and the common word newest first; each query's plan
-(EXPLAIN ANALYZE); the size of the document column and of its index; and send throughput
-(gunicorn, wrk, worker stopped) with search (column and index) and without, alternated.
+50,000 messages each, and one of them has "Réunion", "会議室" and "🎉" in some. For that
+one: p50/p99 of GET /api/v1/messages/?q= over HTTP (this process a client of gunicorn: the
+token, the count, the page with its ranks and highlights) for each kind of query (a rare
+word, the most common, a prefix, accents left out, a phrase of about 2,000 matches,
+Japanese and emoji as substrings, filters, newest first); the substring searches again with
+a trigram index; each query's plan (EXPLAIN ANALYZE); sizes; and send throughput (gunicorn,
+wrk, worker stopped) with the documents before issue 30, with its unaccent, and with a
+trigram index too, alternated.
 """
 
 import argparse
+import http.client
 import random
 import statistics
 import time
+import urllib.parse
+from datetime import timedelta
 
 from bench.common import machine, setup, table
 
 setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench.processes import gunicorn, interleaved, stop, wrk  # noqa: E402
@@ -83,14 +91,59 @@ def load(messages: int, words: list[str]) -> list[int]:
     return users
 
 
-def timings(client: Client, params: dict, runs: int) -> list[float]:
+def timings(base: str, token: str, params: dict, runs: int) -> list[float]:
+    """GET /api/v1/messages/?q= over HTTP, from this process to gunicorn (one kept-alive
+    connection), `runs` times; each request's time in ms."""
+    connection_ = http.client.HTTPConnection(*base.split(":"))
+    path = "/api/v1/messages/?" + urllib.parse.urlencode(params)
+    headers = {"Authorization": f"Token {token}", "Host": "127.0.0.1"}
     result = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        response = client.get("/api/v1/messages/", params)
-        result.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, response.content
+    try:
+        for _ in range(runs):
+            start = time.perf_counter()
+            connection_.request("GET", path, headers=headers)
+            response = connection_.getresponse()
+            body = response.read()
+            result.append((time.perf_counter() - start) * 1000)
+            assert response.status == 200, body[:300]
+    finally:
+        connection_.close()
     return result
+
+
+def seed_other_scripts(user_id: int) -> None:
+    """Words the made-up vocabulary lacks, in some of the heavy user's messages: an accented
+    one (found without its accents), a Japanese one and an emoji (found as substrings)."""
+    with connection.cursor() as cursor:
+        for text, every in (("Réunion", 50), ("会議室", 100), ("🎉", 100)):
+            cursor.execute(
+                f"""UPDATE messaging_message SET content = content || ' ' || %s
+                    WHERE id IN (SELECT id FROM messaging_message
+                                 WHERE receiver_id = %s OR sender_id = %s ORDER BY id)
+                      AND id %% {every} = 0""",
+                [text, user_id, user_id],
+            )
+        cursor.execute("VACUUM ANALYZE messaging_message")
+
+
+def phrase_near(user, words: list[str], goal: int = 2000) -> str:
+    """A phrase of two common words with about `goal` matches for the user."""
+    best = None
+    for first in words[:6]:
+        for second in words[:6]:
+            if first == second:
+                continue
+            q = f'"{first} {second}"'
+            sql, params = search.newest_matches_sql(user, q, box=None, unread=False)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    sql.replace("LIMIT %s", "LIMIT 100000"),
+                    [100000 if p == settings.SEARCH_MAX_RESULTS else p for p in params],
+                )
+                count = len(cursor.fetchall())
+            if best is None or abs(count - goal) < abs(best[1] - goal):
+                best = (q, count)
+    return best[0]
 
 
 def plan(user, q: str, ordering: str) -> str:
@@ -121,16 +174,50 @@ def sizes() -> list[list]:
     ]
 
 
-def with_search(enabled: bool) -> None:
-    from django.conf import settings
-
+def search_setup(name: str) -> None:
+    """The message table as configuration `name` has it: "folded" (this issue's documents,
+    unaccent first), "plain" (the documents before it), "folded + trigram" (and a trigram
+    index on the content, for substrings)."""
     with connection.cursor() as cursor:
-        present = search.document_config(cursor) is not None
-        if enabled and not present:
-            search.add_document_column(cursor, settings.SEARCH_CONFIG)
-            cursor.execute("VACUUM ANALYZE messaging_message")
-        elif not enabled and present:
+        cursor.execute("DROP INDEX IF EXISTS msg_trgm")
+        current = search.document_config(cursor)
+        if name == "plain" and current != settings.SEARCH_CONFIG:
             search.drop_document_column(cursor)
+            cursor.execute(
+                "ALTER TABLE messaging_message ADD COLUMN search_vector tsvector GENERATED"
+                " ALWAYS AS (to_tsvector(%s::regconfig, content)) STORED",
+                [settings.SEARCH_CONFIG],
+            )
+            cursor.execute(
+                "CREATE INDEX msg_search ON messaging_message"
+                " USING gin (receiver_id, sender_id, search_vector)"
+            )
+        elif name != "plain" and current != search.search_config():
+            search.drop_document_column(cursor)
+            search.add_document_column(cursor, settings.SEARCH_CONFIG)
+        if name == "folded + trigram":
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            cursor.execute(
+                "CREATE INDEX msg_trgm ON messaging_message"
+                " USING gin (receiver_id, sender_id, content gin_trgm_ops)"
+            )
+        cursor.execute("VACUUM ANALYZE messaging_message")
+
+
+def measure(base, token, heavy, queries, runs) -> tuple[list[list], list[str]]:
+    rows, plans = [], []
+    for name, (params, ordering) in queries.items():
+        matches = search.messages_search(heavy, params["q"]).count()
+        timings(base, token, params, 10)  # warm
+        measured = sorted(timings(base, token, params, runs))
+        p99 = measured[int(len(measured) * 0.99) - 1]
+        p50 = statistics.median(measured)
+        rows.append(
+            [name, params["q"], f"{matches:,}", f"{p50:.1f}", f"{p99:.1f}", f"{p99 / 50:.2f}x"]
+        )
+        explained = plan(heavy, params["q"], ordering)
+        plans.append(f"#### {name}: q={params['q']}\n\n```\n{explained}\n```")
+    return rows, plans
 
 
 def main():
@@ -145,29 +232,45 @@ def main():
     from django.contrib.auth import get_user_model
 
     heavy = get_user_model().objects.get(pk=users[0])
+    seed_other_scripts(heavy.pk)
     token = Token.objects.create(user=heavy).key
-    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token}")
+    month_ago = (timezone.now() - timedelta(days=30)).date().isoformat()
     queries = {
-        "rare word": ({"q": words[5000]}, "rank"),
-        "most common word": ({"q": words[0]}, "rank"),
-        "phrase of two common words": ({"q": f'"{words[0]} {words[1]}"'}, "rank"),
-        "most common word, newest first": ({"q": words[0], "ordering": "-timestamp"}, "-timestamp"),
+        "rare word": ({"q": words[5000] + " "}, "rank"),
+        "most common word": ({"q": words[0] + " "}, "rank"),
+        "a word as typed (prefix)": ({"q": words[0][:3]}, "rank"),
+        "accents left out": ({"q": "reunion "}, "rank"),
+        "phrase of about 2,000 matches": ({"q": phrase_near(heavy, words)}, "rank"),
+        "Japanese (substring)": ({"q": "会議室"}, "rank"),
+        "emoji (substring)": ({"q": "🎉"}, "rank"),
+        "common word, after: a date": ({"q": f"{words[0]} after:{month_ago}"}, "rank"),
+        "a filter alone (from:)": ({"q": f"from:{heavy.username}"}, "-timestamp"),
+        "most common word, newest first": (
+            {"q": words[0] + " ", "ordering": "-timestamp"},
+            "-timestamp",
+        ),
     }
-    rows, plans = [], []
-    for name, (params, ordering) in queries.items():
-        matches = search.messages_search(heavy, params["q"]).count()
-        timings(client, params, 10)  # warm
-        measured = sorted(timings(client, params, options.runs))
-        p99 = measured[int(len(measured) * 0.99) - 1]
-        p50 = statistics.median(measured)
-        rows.append([name, params["q"], f"{matches:,}", f"{p50:.1f}", f"{p99:.1f}"])
-        explained = plan(heavy, params["q"], ordering)
-        plans.append(f"#### {name}: q={params['q']}\n\n```\n{explained}\n```")
+    web = gunicorn(PORT)
+    try:
+        rows, plans = measure(f"127.0.0.1:{PORT}", token, heavy, queries, options.runs)
+        search_setup("folded + trigram")
+        substrings = {k: v for k, v in queries.items() if "substring" in k}
+        trigram_rows, _ = measure(f"127.0.0.1:{PORT}", token, heavy, substrings, options.runs)
+        search_setup("folded")
+    finally:
+        stop(web)
+    header = ["query", "q", "matches (ranked: the newest 1,000)", "p50", "p99", "p99/50 ms"]
     table(
         f"Search as a user with {HEAVY_MESSAGES:,} messages, {options.messages:,} in all "
-        f"({machine()}; GET /api/v1/messages/?q=, in-process, {options.runs} runs each, ms)",
-        ["query", "q", "matches (ranked: the newest 1,000)", "p50", "p99"],
+        f"({machine()}; GET /api/v1/messages/?q= over HTTP to gunicorn, {options.runs} runs "
+        "each, ms)",
+        header,
         rows,
+    )
+    table(
+        "The substring searches with a trigram index on the content (gin_trgm_ops), ms",
+        header,
+        trigram_rows,
     )
     table("Sizes", ["what", "size", "bytes per message"], sizes())
     print("\n\n".join(plans) + "\n")
@@ -175,23 +278,25 @@ def main():
     tokens = ",".join(Token.objects.create(user_id=u).key for u in users[10:60])
     receivers = ",".join(str(u) for u in users[60:110])
     web = gunicorn(PORT)
+    configurations = ["plain", "folded", "folded + trigram"]
     try:
         runs = {
-            "with search (generated column and GIN index)": lambda: (
-                with_search(True) or wrk(PORT, "send.lua", TOKENS=tokens, USERS=receivers)
-            ),
-            "without search (no column, no index)": lambda: (
-                with_search(False) or wrk(PORT, "send.lua", TOKENS=tokens, USERS=receivers)
-            ),
+            name: (
+                lambda name=name: (
+                    search_setup(name) or wrk(PORT, "send.lua", TOKENS=tokens, USERS=receivers)
+                )
+            )
+            for name in configurations
         }
         results = interleaved(runs, rounds=2)
     finally:
         stop(web)
-        with_search(True)
-    base = results["without search (no column, no index)"][0]
+        search_setup("folded")
+    base = results["plain"][0]
     table(
-        "Send throughput, POST /api/v1/messages/ (gunicorn 2 sync workers, wrk -c8, worker "
-        "stopped), alternated twice, run of median throughput kept",
+        "Send throughput, POST /api/v1/messages/ (gunicorn, wrk -c8, worker stopped), "
+        "alternated twice, run of median throughput kept; plain: the documents before this "
+        "issue (no unaccent)",
         ["configuration", "requests/s", "p50 ms", "p99 ms", "non-2xx", "ratio"],
         [
             [name, f"{rps:.0f}", f"{p50:.1f}", f"{p99:.1f}", errors, f"{rps / base:.2f}"]

@@ -82,6 +82,7 @@ class JobRunAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "can_run": request.user.has_perm("django_celery_beat.change_periodictask"),
             "busy": busy,
+            "watching": watched is not None,
         }
         return TemplateResponse(request, "admin/jobs/jobs.html", context)
 

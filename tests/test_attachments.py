@@ -189,3 +189,20 @@ def test_the_card_shows_the_preview_once_it_is_made(client, user, other_user):
     html = client.get(page).content.decode()
     assert f'<img src="/api/v1/messages/{message.pk}/thumbnail/"' in html
     assert "JPG · " in html
+
+
+def test_the_demo_users_start_with_a_conversation_showing_every_feature(capsys):
+    from django.core.management import call_command
+
+    call_command("setup_demo")
+    call_command("setup_demo")  # again: nothing more
+    effects.deliver()
+    messages = Message.objects.order_by("id")
+    assert messages.count() == 4
+    assert messages.filter(parent_message__isnull=False).count() == 2
+    assert messages.filter(edited=True, history__isnull=False).exists()
+    picture = messages.get(attachment_name="terrace.jpg")
+    assert picture.thumbnail
+    assert messages.filter(content__contains="https://example.com/menu").exists()
+    assert messages.filter(receiver__username="bob", read=False).exists()
+    assert capsys.readouterr().out.count("Wrote a first conversation") == 1
