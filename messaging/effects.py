@@ -135,34 +135,30 @@ def _notifications_created(rows: list[outbox.Row]) -> None:
     _publish(events.notifications_created([i for row in rows for i in row.payload["ids"]]))
 
 
+def _per_message(rows: list[outbox.Row], build, message_of) -> None:
+    """Publish the (person, event) pairs `build` makes of the rows' messages, each event
+    keyed by the row of its message (`message_of(event)`), so a row published twice appends
+    each event once."""
+    by_message = {row.payload["message_id"]: row for row in rows}
+    pairs = build(list(by_message))
+    _publish(
+        [(person, event, by_message[message_of(event)].key(person)) for person, event in pairs]
+    )
+
+
 @outbox.topic(MESSAGE_EDITED)
 def _message_edited(rows: list[outbox.Row]) -> None:
-    by_message = {row.payload["message_id"]: row for row in rows}
-    keyed = [
-        (person, event, by_message[event.message.id].key(person))
-        for person, event in events.messages_edited(list(by_message))
-    ]
-    _publish(keyed)
+    _per_message(rows, events.messages_edited, lambda event: event.message.id)
 
 
 @outbox.topic(MESSAGE_DELETED)
 def _message_deleted(rows: list[outbox.Row]) -> None:
-    by_message = {row.payload["message_id"]: row for row in rows}
-    keyed = [
-        (person, event, by_message[event.id].key(person))
-        for person, event in events.message_deleted(list(by_message))
-    ]
-    _publish(keyed)
+    _per_message(rows, events.message_deleted, lambda event: event.id)
 
 
 @outbox.topic(ATTACHMENT_READY)
 def _attachment_ready(rows: list[outbox.Row]) -> None:
-    by_message = {row.payload["message_id"]: row for row in rows}
-    keyed = [
-        (person, event, by_message[event.id].key(person))
-        for person, event in events.attachments_ready(list(by_message))
-    ]
-    _publish(keyed)
+    _per_message(rows, events.attachments_ready, lambda event: event.id)
 
 
 @outbox.topic(UNREAD_CHANGED)

@@ -19,7 +19,17 @@ class ContentField(forms.CharField):
         )
 
 
-class ComposeForm(forms.Form):
+class AttachmentChecked:
+    """A form whose `attachment` is checked by messaging.rules (its size and type)."""
+
+    def clean_attachment(self):
+        attachment = self.cleaned_data.get("attachment")
+        if reason := rules.attachment_error(attachment):
+            raise forms.ValidationError(reason)
+        return attachment
+
+
+class ComposeForm(AttachmentChecked, forms.Form):
     receiver = forms.CharField(label=_("To"), max_length=150, help_text=_("Their username."))
     content = ContentField(label=_("Message"))
     attachment = forms.FileField(required=False, label=_("Attachment (optional, 10 MB at most)"))
@@ -36,12 +46,6 @@ class ComposeForm(forms.Form):
                 gettext("Nobody is called “%(username)s”.") % {"username": username}
             )
         return receiver
-
-    def clean_attachment(self):
-        attachment = self.cleaned_data.get("attachment")
-        if reason := rules.attachment_error(attachment):
-            raise forms.ValidationError(reason)
-        return attachment
 
     def clean(self):
         data = super().clean()
@@ -73,7 +77,7 @@ class EditForm(ContentForm):
     content = ContentField(label=_("Message"))
 
 
-class ChatForm(forms.Form):
+class ChatForm(AttachmentChecked, forms.Form):
     """A conversation's composer: the content, a file, and the message it replies to if any
     (the content may be empty when a file comes with it)."""
 
@@ -83,12 +87,6 @@ class ChatForm(forms.Form):
 
     def clean_content(self):
         return self.cleaned_data["content"].replace("\r\n", "\n")
-
-    def clean_attachment(self):
-        attachment = self.cleaned_data.get("attachment")
-        if reason := rules.attachment_error(attachment):
-            raise forms.ValidationError(reason)
-        return attachment
 
     def clean(self):
         data = super().clean()

@@ -89,6 +89,9 @@ FILTER = re.compile(r'(?<!\S)(from|to|has|is|before|after):("[^"]*"|\S*)', re.IG
 LAST_WORD = re.compile(r"(?:^|\s)[^\W_]{2,}$")
 
 
+NO_SPACE_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "THAI", "LAO", "KHMER", "MYANMAR")
+
+
 def _unsplittable(token: str) -> bool:
     """Whether PostgreSQL's word parser cannot find this term inside a text: scripts written
     without spaces (Chinese, Japanese, Thai...: a run of them is one "word") and symbols
@@ -100,9 +103,6 @@ def _unsplittable(token: str) -> bool:
     return False
 
 
-NO_SPACE_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "THAI", "LAO", "KHMER", "MYANMAR")
-
-
 class BadQuery(ValueError):
     """A filter the query cannot mean (an unknown person, a date that is not one)."""
 
@@ -112,7 +112,6 @@ class Query:
     """A search, parsed: its words for the word index, the last word as a prefix, the
     terms searched as substrings, and its filters."""
 
-    text: str  # as typed
     words: str = ""  # websearch_to_tsquery's: words, "phrases", -excluded, or
     prefix: bool = False  # the last word is one being typed: "lun" finds "lunch"
     substrings: list[str] = field(default_factory=list)
@@ -122,7 +121,6 @@ class Query:
     unread: bool = False
     before: datetime | None = None
     after: datetime | None = None
-    filters: list[tuple[str, str]] = field(default_factory=list)  # as written, for the chips
 
     @property
     def has_words(self) -> bool:
@@ -135,11 +133,9 @@ class Query:
 
 def parse(user, text: str) -> Query:
     """The search `text` of `user`; raises BadQuery for a filter it cannot mean."""
-    query = Query(text=text)
+    query = Query()
     for name, value in FILTER.findall(text):
-        name, value = name.lower(), value.strip('"')
-        query.filters.append((name, value))
-        _apply_filter(user, query, name, value)
+        _apply_filter(user, query, name.lower(), value.strip('"'))
     rest = FILTER.sub(" ", text)
     kept = []
     for token in re.findall(r'-?"[^"]*"?|\S+', rest):

@@ -206,3 +206,10 @@ def test_the_demo_users_start_with_a_conversation_showing_every_feature(capsys):
     assert messages.filter(content__contains="https://example.com/menu").exists()
     assert messages.filter(receiver__username="bob", read=False).exists()
     assert capsys.readouterr().out.count("Wrote a first conversation") == 1
+
+
+def test_a_file_alone_reads_as_its_name_in_the_inbox(client, user, other_user):
+    services.message_send(sender=other_user, receiver=user, content="", attachment=picture())
+    client.force_login(user)
+    for path in ("/", "/received/"):
+        assert "File: photo.jpg" in client.get(path).content.decode(), path
