@@ -128,21 +128,22 @@ def seed_other_scripts(user_id: int) -> None:
 
 def phrase_near(user, words: list[str], goal: int = 2000) -> str:
     """A phrase of two common words with about `goal` matches for the user."""
-    best = None
-    for first in words[:6]:
-        for second in words[:6]:
-            if first == second:
-                continue
-            q = f'"{first} {second}"'
-            sql, params = search.newest_matches_sql(user, q, box=None, unread=False)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    sql.replace("LIMIT %s", "LIMIT 100000"),
-                    [100000 if p == settings.SEARCH_MAX_RESULTS else p for p in params],
-                )
-                count = len(cursor.fetchall())
-            if best is None or abs(count - goal) < abs(best[1] - goal):
-                best = (q, count)
+    best, limit = None, settings.SEARCH_MAX_RESULTS
+    settings.SEARCH_MAX_RESULTS = 100_000  # every match counted, not the newest 1,000
+    try:
+        for first in words[:6]:
+            for second in words[:6]:
+                if first == second:
+                    continue
+                q = f'"{first} {second}"'
+                sql, params = search.newest_matches_sql(user, q, box=None, unread=False)
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SELECT count(*) FROM ({sql}) AS found", params)
+                    (count,) = cursor.fetchone()
+                if best is None or abs(count - goal) < abs(best[1] - goal):
+                    best = (q, count)
+    finally:
+        settings.SEARCH_MAX_RESULTS = limit
     return best[0]
 
 
