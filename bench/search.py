@@ -193,7 +193,7 @@ def search_setup(name: str) -> None:
                 "CREATE INDEX msg_search ON messaging_message"
                 " USING gin (receiver_id, sender_id, search_vector)"
             )
-        elif name != "plain" and current != search.search_config():
+        elif name != "plain" and not search.document_is_current(cursor):
             search.drop_document_column(cursor)
             search.add_document_column(cursor, settings.SEARCH_CONFIG)
         if name == "folded + trigram":

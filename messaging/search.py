@@ -90,6 +90,22 @@ LAST_WORD = re.compile(r"(?:^|\s)[^\W_]{2,}$")
 
 
 NO_SPACE_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "THAI", "LAO", "KHMER", "MYANMAR")
+# What the document holds besides its words (`messaging_grams`, below): each pair of
+# neighbouring characters of a run written without spaces (kana, CJK, Hangul, Thai), and
+# each emoji and pictograph; the same ranges in Python and in PostgreSQL's regex syntax.
+RUNS = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f"
+PICTURES = "\U0001f000-\U0001faff\u2600-\u27bf"
+_RUN = re.compile(f"[{RUNS}]+")
+_PICTURE = re.compile(f"[{PICTURES}]")
+
+
+def grams(term: str) -> list[str]:
+    """The lexemes `messaging_grams` stores for what `term` holds: a run's neighbouring
+    pairs (or the run, when one character long) and each picture."""
+    found = []
+    for run in _RUN.findall(term):
+        found += [run[n : n + 2] for n in range(max(len(run) - 1, 1))]
+    return sorted(set(found + _PICTURE.findall(term)))
 
 
 def _unsplittable(token: str) -> bool:
@@ -231,7 +247,12 @@ def newest_matches_sql(user, text: str | Query, box: str | None, unread: bool) -
             where.append(f"search_vector @@ {tsquery}")
             where_params += tsquery_params
         for term in query.substrings:
-            where.append("content ILIKE %s")
+            # Found through the document's grams (its index), then checked as a substring:
+            # "会議室" holds 会議 and 議室, and so does "会議の室" (which LIKE then drops).
+            if found := grams(term):
+                where.append("search_vector @@ %s::tsquery")
+                where_params.append(" & ".join(f"'{gram}'" for gram in found))
+            where.append("content LIKE %s")
             where_params.append(_like(term))
         if person == "sender_id":
             where.append("receiver_id <> %s")
@@ -397,13 +418,29 @@ def create_search_config(cursor, base: str) -> str:
     return folded
 
 
+GRAMS_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION messaging_grams(content text) RETURNS tsvector
+IMMUTABLE PARALLEL SAFE LANGUAGE sql AS $grams$
+  SELECT pg_catalog.array_to_tsvector(coalesce(ARRAY(
+    SELECT DISTINCT gram FROM (
+      SELECT pg_catalog.substr(run[1], n, 2) AS gram
+      FROM pg_catalog.regexp_matches(content, '([{RUNS}]+)', 'g') AS run,
+           pg_catalog.generate_series(1, greatest(pg_catalog.char_length(run[1]) - 1, 1)) AS n
+      UNION ALL
+      SELECT picture[1] FROM pg_catalog.regexp_matches(content, '([{PICTURES}])', 'g') AS picture
+    ) AS grams), '{{}}'))
+$grams$"""
+
+
 def add_document_column(cursor, base: str) -> None:
-    """Generate each message's document with search_config(base) and index it."""
+    """Generate each message's document with search_config(base), plus its grams (the
+    runs written without spaces and the emoji the word parser cannot find), and index it."""
     cursor.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")  # integers in a GIN index
     config = create_search_config(cursor, base)
+    cursor.execute(GRAMS_FUNCTION)
     cursor.execute(
         "ALTER TABLE messaging_message ADD COLUMN search_vector tsvector GENERATED ALWAYS AS"
-        " (to_tsvector(%s::regconfig, content)) STORED",
+        " (to_tsvector(%s::regconfig, content) || messaging_grams(content)) STORED",
         [config],
     )
     # One index for both people: GIN keeps an entry per column value, so a message costs
@@ -416,6 +453,17 @@ def add_document_column(cursor, base: str) -> None:
 
 def drop_document_column(cursor) -> None:
     cursor.execute("ALTER TABLE messaging_message DROP COLUMN IF EXISTS search_vector")
+
+
+def document_is_current(cursor) -> bool:
+    """Whether the stored documents are made as add_document_column makes them now."""
+    cursor.execute(
+        "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a"
+        " ON a.attrelid = d.adrelid AND a.attnum = d.adnum"
+        " WHERE d.adrelid = 'messaging_message'::regclass AND a.attname = 'search_vector'"
+    )
+    row = cursor.fetchone()
+    return bool(row) and f"'{search_config()}'" in row[0] and "messaging_grams" in row[0]
 
 
 def document_config(cursor) -> str | None:

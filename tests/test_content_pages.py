@@ -260,4 +260,10 @@ def test_files_dropped_or_pasted_show_their_preview_live_on_both_pages(base, new
     assert pasted.attachment_name.startswith("pasted-")
     assert pasted.content == ""
     assert len(sends) == 2
+    services.message_send(
+        sender=pal,
+        receiver=me,
+        content="Lovely! The route: https://www.openstreetmap.org/ and the code is `4521`.",
+    )
+    expect(theirs.get_by_role("link", name="https://www.openstreetmap.org/")).to_be_visible()
     screenshot(theirs, "conversation-files", full_page=False)

@@ -327,3 +327,19 @@ def test_the_page_offers_chips_and_names_a_person_searched_by_name(user, other_u
     assert 'href="/search/?q=noah+is%3Aunread+has%3Aattachment"' in body  # one to add
     assert "Looking for messages from noah?" in body
     assert 'href="/search/?q=from:noah"' in body
+
+
+def test_runs_without_spaces_and_emoji_are_found_through_the_index(user, other_user):
+    send(other_user, user, "明日の会議は十時 🎉")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT search_vector FROM messaging_message WHERE content LIKE %s", ["%会議%"]
+        )
+        (document,) = cursor.fetchone()
+    for gram in ("会議", "明日", "🎉"):
+        assert f"'{gram}'" in document
+    assert search.grams("会議室") == ["会議", "議室"]
+    assert search.grams("🎉 ok") == ["🎉"]
+    sql, params = search.newest_matches_sql(user, "会議室", box=None, unread=False)
+    assert "search_vector @@ %s::tsquery" in sql
+    assert "'会議' & '議室'" in params

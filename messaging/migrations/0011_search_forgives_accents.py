@@ -1,6 +1,6 @@
-"""Search documents without accents (messaging.search.search_config): the column is made
-again with a configuration that runs `unaccent` before SEARCH_CONFIG's dictionaries. The
-table is rewritten under an exclusive lock (a few seconds a million messages)."""
+"""Search documents without accents, with the grams of Japanese, Chinese, Korean and Thai
+runs and of emoji (messaging.search: search_config, messaging_grams): the column is made
+again. The table is rewritten under an exclusive lock (a few seconds a million messages)."""
 
 from django.conf import settings
 from django.db import migrations
@@ -10,7 +10,7 @@ def fold(apps, schema_editor):
     from messaging import search
 
     with schema_editor.connection.cursor() as cursor:
-        if search.document_config(cursor) != search.search_config():
+        if not search.document_is_current(cursor):
             search.drop_document_column(cursor)
             search.add_document_column(cursor, settings.SEARCH_CONFIG)
 

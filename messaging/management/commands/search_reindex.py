@@ -22,9 +22,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, force: bool = False, **options):
         with transaction.atomic(), connection.cursor() as cursor:
-            current = search.document_config(cursor)
-            if current == search.search_config() and not force:
-                self.stdout.write(f"Search documents already use {current!r}.")
+            if search.document_is_current(cursor) and not force:
+                self.stdout.write(f"Search documents already use {search.search_config()!r}.")
                 return
             search.drop_document_column(cursor)
             search.add_document_column(cursor, settings.SEARCH_CONFIG)
