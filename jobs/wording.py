@@ -98,6 +98,7 @@ COUNTED = {
     "failed_alerts": lambda n: ngettext("%(n)s failure alert", "%(n)s failure alerts", n),
     "missed_alerts": lambda n: ngettext("%(n)s missed-run alert", "%(n)s missed-run alerts", n),
     "outbox_alerts": lambda n: ngettext("%(n)s outbox alert", "%(n)s outbox alerts", n),
+    "total": lambda n: ngettext("%(n)s in all", "%(n)s in all", n),
     "errors": lambda n: ngettext("%(n)s error", "%(n)s errors", n),
 }
 
