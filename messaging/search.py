@@ -457,24 +457,24 @@ def drop_document_column(cursor) -> None:
     cursor.execute("ALTER TABLE messaging_message DROP COLUMN IF EXISTS search_vector")
 
 
-def document_is_current(cursor) -> bool:
-    """Whether the stored documents are made as add_document_column makes them now."""
+def _document_expression(cursor) -> str | None:
+    """The expression the stored documents are generated with; None without the column."""
     cursor.execute(
         "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a"
         " ON a.attrelid = d.adrelid AND a.attnum = d.adnum"
         " WHERE d.adrelid = 'messaging_message'::regclass AND a.attname = 'search_vector'"
     )
     row = cursor.fetchone()
-    return bool(row) and f"'{search_config()}'" in row[0] and "messaging_grams" in row[0]
+    return row[0] if row else None
+
+
+def document_is_current(cursor) -> bool:
+    """Whether the stored documents are made as add_document_column makes them now."""
+    expression = _document_expression(cursor) or ""
+    return f"'{search_config()}'" in expression and "messaging_grams" in expression
 
 
 def document_config(cursor) -> str | None:
     """The text search configuration the stored documents were made with; None if none."""
-    cursor.execute(
-        "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a"
-        " ON a.attrelid = d.adrelid AND a.attnum = d.adnum"
-        " WHERE d.adrelid = 'messaging_message'::regclass AND a.attname = 'search_vector'"
-    )
-    row = cursor.fetchone()
-    found = re.search(r"'([^']+)'::regconfig", row[0]) if row else None
+    found = re.search(r"'([^']+)'::regconfig", _document_expression(cursor) or "")
     return found.group(1) if found else None

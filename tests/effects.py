@@ -2,8 +2,13 @@
 here (task calls executed in this process as the worker would run them, events published
 to the test Redis as the relay would)."""
 
-from celery import current_app
+import json
 
+import redis
+from celery import current_app
+from django.conf import settings
+
+from core import events as live
 from core import outbox
 from core.models import OutboxRow
 
@@ -32,3 +37,9 @@ def deliver() -> int:
             OutboxRow.objects.filter(id=row_id).delete()
             ran += 1
     return ran
+
+
+def published_events(user_id: int) -> list[tuple[str, dict]]:
+    """(name, data) of each live event in the user's log, oldest first."""
+    log = redis.Redis.from_url(settings.EVENTS_REDIS_URL).xrange(live.log_key(user_id))
+    return [(fields[b"e"].decode(), json.loads(fields[b"d"])) for _, fields in log]

@@ -3,16 +3,13 @@ worker after commit (bombs and impostors refused, metadata gone), downloads that
 render, and the files following their message."""
 
 import io
-import json
 
 import pytest
-import redis
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from core import events as live
 from messaging import attachments, services
 from messaging.models import Message
 from tests import effects
@@ -31,11 +28,6 @@ def picture(name: str = "photo.jpg", size=(1600, 1200), *, gps: bool = False) ->
         exif.get_ifd(GPS).update({1: "N", 2: (48.0, 51.0, 24.0), 3: "E", 4: (2.0, 21.0, 3.0)})
     image.save(out, "JPEG" if name.endswith(".jpg") else "PNG", exif=exif.tobytes())
     return SimpleUploadedFile(name, out.getvalue(), content_type="image/jpeg")
-
-
-def published(user_id: int) -> list[tuple[str, dict]]:
-    log = redis.Redis.from_url(settings.EVENTS_REDIS_URL).xrange(live.log_key(user_id))
-    return [(fields[b"e"].decode(), json.loads(fields[b"d"])) for _, fields in log]
 
 
 def test_an_image_gets_a_preview_after_commit_without_its_gps_position(user, other_user):
@@ -59,7 +51,7 @@ def test_an_image_gets_a_preview_after_commit_without_its_gps_position(user, oth
     assert not made.getexif()  # no GPS, no camera: no EXIF at all
     assert b"CameraMaker" not in data
     for person in (user, other_user):
-        ready = [d for name, d in published(person.pk) if name == "attachment.ready"]
+        ready = [d for name, d in effects.published_events(person.pk) if name == "attachment.ready"]
         assert ready == [
             {
                 "id": message.pk,

@@ -4,12 +4,9 @@ its replies and an audit row stay; its file and versions go; both people are tol
 import json
 
 import pytest
-import redis
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from core import events as live
 from devtools.factories import MessageFactory, UserFactory
 from messaging import services
 from messaging.models import Conversation, Message, MessageDeletion, MessageHistory, Notification
@@ -22,11 +19,6 @@ pytestmark = pytest.mark.django_db
 def web_user(client, user):
     client.force_login(user)
     return client
-
-
-def published(user_id: int) -> list[tuple[str, dict]]:
-    log = redis.Redis.from_url(settings.EVENTS_REDIS_URL).xrange(live.log_key(user_id))
-    return [(fields[b"e"].decode(), json.loads(fields[b"d"])) for _, fields in log]
 
 
 def test_the_sender_deletes_content_file_and_versions_and_ops_keep_who_and_when(user, other_user):
@@ -58,7 +50,7 @@ def test_the_sender_deletes_content_file_and_versions_and_ops_keep_who_and_when(
         assert (
             "message.deleted",
             {"id": message.pk, "sender": user.pk, "receiver": other_user.pk},
-        ) in published(person.pk)
+        ) in effects.published_events(person.pk)
 
 
 def test_an_unread_deleted_message_leaves_no_count_behind(user, other_user):

@@ -2,19 +2,15 @@
 the API schema, the pages' handlers and every payload published agree with it."""
 
 import io
-import json
 import re
 
 import pytest
-import redis
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 from pydantic import ValidationError
 
 from accounts import services as account_services
 from core import event_types
-from core import events as live
 from devtools.factories import PASSWORD, MessageFactory, UserFactory
 from messaging import events, services
 from tests import effects
@@ -63,11 +59,6 @@ def test_a_payload_with_an_unknown_or_missing_field_is_refused():
         events.Unread(messages="many", notifications=0)
 
 
-def published(user_id: int) -> list[tuple[str, dict]]:
-    log = redis.Redis.from_url(settings.EVENTS_REDIS_URL).xrange(live.log_key(user_id))
-    return [(fields[b"e"].decode(), json.loads(fields[b"d"])) for _, fields in log]
-
-
 @pytest.mark.django_db
 def test_every_event_the_writes_publish_matches_its_declaration(user, other_user):
     root = services.message_send(sender=user, receiver=other_user, content="hello")
@@ -92,7 +83,7 @@ def test_every_event_the_writes_publish_matches_its_declaration(user, other_user
     account_services.account_delete(user=gone, password=PASSWORD)
     effects.deliver()
 
-    seen = published(user.pk) + published(other_user.pk)
+    seen = effects.published_events(user.pk) + effects.published_events(other_user.pk)
     for name, data in seen:
         event_types.validate(name, data)
     names = {name for name, _ in seen}
