@@ -245,9 +245,11 @@ def test_one_send_is_one_trace_from_the_request_to_the_push(platform):
     # push follows a task and a second outbox row, which a loaded machine delays.
     push = wait_for(push_span, timeout=60)
 
-    def chains() -> list[list[tuple[str, str]]]:
+    def chains() -> list[list[tuple[str, str]]] | None:
         """From each push of the trace up to its root: (service, span name), each span's
-        parent in the trace."""
+        parent in the trace; None while a parent has not arrived yet (each process exports
+        its spans in batches of its own, so a push can reach the collector before the
+        relay's span it descends from)."""
         trace = [s for s in list(spans) if s["trace"] == push["trace"]]
         by_id = {s["id"]: s for s in trace}
         found = []
@@ -257,12 +259,14 @@ def test_one_send_is_one_trace_from_the_request_to_the_push(platform):
             chain = []
             while span is not None:
                 chain.append((span["service"], span["name"]))
+                if span["parent"] and span["parent"] not in by_id:
+                    return None
                 span = by_id.get(span["parent"]) if span["parent"] else None
             found.append(chain)
         return found
 
     # Both pushes (the message, then its notification) lead up to the request.
-    pushes = wait_for(lambda: len(chains()) >= 2 and chains(), timeout=60)
+    pushes = wait_for(lambda: (found := chains()) and len(found) >= 2 and found, timeout=60)
     for chain in pushes:
         assert chain[-1][0] == "platform-web", chain
         assert "POST" in chain[-1][1], chain
