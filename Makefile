@@ -28,13 +28,15 @@ start: $(BIN)/.installed
 SYSTEM_PACKAGES := /usr/bin/chromium=chromium redis-server=redis-server \
 	/usr/sbin/nginx=nginx-light msgfmt=gettext ip=iproute2 /usr/bin/promtool=prometheus
 
-# Tests use Redis databases 14 (broker) and 15 (cache) so they never touch the platform's data,
+# Tests use Redis databases 14 (broker) and 15 (cache) so they never touch the platform's data
+# (the second of the two processes they run in, 10 and 11: tests/parallel.py),
 # the local PostgreSQL (or DATABASE_URL's) for their own test database, and never .env.
 test: $(BIN)/.installed-dev
 	scripts/system-packages $(SYSTEM_PACKAGES)
 	ENV_FILE=/dev/null SECRET_KEY=tests-only REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/14} \
 	REDIS_CACHE_URL=$${TEST_REDIS_CACHE_URL:-redis://127.0.0.1:6379/15} \
-	scripts/with-services $(BIN)/pytest $(PYTEST_ARGS)
+	scripts/with-services $(BIN)/python -m pytest -p tests.parallel -n $${TEST_PROCESSES:-2} \
+		--dist loadfile $(PYTEST_ARGS)
 
 # The fast loop: lint, then the tests that start no other process (no worker, server,
 # browser or cluster), on the local database and Redis.

@@ -32,6 +32,13 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
+# How long a page may take to show what somebody else did: a deadline against a hang, not a
+# speed (tests assert no timings; bench.live measures the push). It is shorter than the
+# streams' heartbeat (EVENTS_HEARTBEAT_SECONDS, 20), so a page that missed a push and
+# would only catch up when its stream starts again still fails.
+LIVE_MS = 10_000
+# The same for the other expectations: the suite runs in two processes on two cores.
+expect.set_options(timeout=10_000)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from core import outbox
 from core.models import OutboxRow
 from devtools.factories import UserFactory
-from tests import servers
+from tests import parallel, servers
 from tests.servers import UNLIMITED_SENDS, RedisServer, Worker, wait_for
 
 pytest_plugins = ["tests.browsing"]
@@ -28,9 +28,11 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_redis():
-    """Tests own Redis databases 14 and 15; anything else means a misconfigured run."""
+    """Tests own Redis databases 14 and 15 (and those tests/parallel.py gives the other
+    processes of a parallel run); anything else means a misconfigured run."""
+    owned = {str(number) for pair in parallel.REDIS_DATABASES for number in pair}
     for url in (settings.REDIS_URL, settings.REDIS_CACHE_URL):
-        assert url.rsplit("/", 1)[-1] in ("14", "15"), f"tests must not use {url}: run `make test`"
+        assert url.rsplit("/", 1)[-1] in owned, f"tests must not use {url}: run `make test`"
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 

@@ -17,13 +17,10 @@ from jobs.models import JobRun
 from jobs.schedules import setup_schedules
 from messaging import services
 from messaging.models import Message, Notification
-from tests.browsing import log_in, screenshot, serious_violations, sign_up
+from tests.browsing import LIVE_MS, log_in, screenshot, serious_violations, sign_up
 from tests.servers import RedisServer, Worker, start_asgi_server, stop, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.e2e]
-
-# Issue 13: what one person does shows on the other's open page within a second.
-LIVE_MS = 1_000
 
 
 def test_two_people_exchange_reply_and_edit_live(platform_url, new_page):

@@ -19,12 +19,11 @@ from config.settings import base as base_settings
 from devtools.factories import MessageFactory, UserFactory
 from messaging import services
 from messaging.models import Message
-from tests.browsing import log_in, screenshot
+from tests.browsing import LIVE_MS, log_in, screenshot
 from tests.servers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.e2e]
 
-LIVE_MS = 2_000
 PHONE, DESKTOP = (390, 844), (1280, 800)
 
 

@@ -18,11 +18,9 @@ from config.settings import base as base_settings
 from devtools.factories import UserFactory
 from messaging import services
 from messaging.models import Message
-from tests.browsing import log_in, screenshot, serious_violations
+from tests.browsing import LIVE_MS, log_in, screenshot, serious_violations
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.e2e]
-
-LIVE_MS = 5_000
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ def relay_waits_on_its_delete() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            " AND query LIKE 'DELETE FROM %%core_outbox%%'"
+            " AND datname = current_database() AND query LIKE 'DELETE FROM %%core_outbox%%'"
         )
         return cursor.fetchone()[0] == 1
 
