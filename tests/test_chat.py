@@ -446,6 +446,8 @@ def test_a_new_conversation_finds_people_and_keeps_its_draft(base, new_page):
     page.get_by_role("button", name="Send").click()
     expect(page.get_by_text("Message sent to palmer.")).to_be_visible()
     expect(page).to_have_url(re.compile(rf"/people/{palmer.pk}/#m\d+$"))
+    # The conversation's script, once it has seen the page say "sent", drops the draft.
+    page.wait_for_function("() => !Object.keys(localStorage).some(key => key.startsWith('draft:'))")
     page.goto(f"{base}/compose/")
     expect(page.get_by_label("Message", exact=True)).to_have_value("")
 
