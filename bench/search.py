@@ -148,10 +148,13 @@ def phrase_near(user, words: list[str], goal: int = 2000) -> str:
 
 
 def plan(user, q: str, ordering: str) -> str:
-    """The plans of the search's two queries: its newest matches, then the page of them."""
+    """The plans of the search's two queries: its newest matches (ranked, when the order is
+    the rank), then the page of them."""
     explained = []
-    matches = search.newest_matches_sql(user, q, box=None, unread=False)
-    page = search.messages_search(user, q, ordering=ordering)[:20].query.sql_with_params()
+    ranked = ordering == "rank"
+    matches = search.newest_matches_sql(user, q, box=None, unread=False, ranked=ranked)
+    results = search.messages_search(user, q, ordering=ordering)
+    page = results.rows.filter(pk__in=results.ids[:20]).query.sql_with_params()
     for sql, params in (matches, page):
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING ON, SUMMARY ON) " + sql, params)

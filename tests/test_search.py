@@ -45,7 +45,8 @@ def test_best_match_first_or_newest_first(user, other_user, api):
     once = send(other_user, user, "kayak for sale")
     twice = send(other_user, user, "kayak, a red kayak, a good kayak")
     newest = send(other_user, user, "one more kayak")
-    assert found(api, "kayak")[0] == twice.pk
+    # Of equal ranks, the newest first.
+    assert found(api, "kayak") == [twice.pk, newest.pk, once.pk]
     assert found(api, "kayak", ordering="-timestamp") == [newest.pk, twice.pk, once.pk]
 
 
@@ -137,10 +138,16 @@ def test_searches_are_not_cached_and_stay_constant_in_queries(
 ):
     for n in range(30):
         send(other_user, user, f"gecko number {n}")
-    with django_assert_max_num_queries(4):  # the token, the count, the page
+    # The token, the words made a query, the matches with their ranks (their count is
+    # theirs: not counted again), the page's rows.
+    with django_assert_max_num_queries(4):
         assert len(found(api, "gecko")) == 20
     send(other_user, user, "another gecko")
-    assert api.get(URL, {"q": "gecko"}).json()["count"] == 31
+    second = api.get(URL, {"q": "gecko", "page": 2}).json()
+    assert second["count"] == 31
+    assert len(second["results"]) == 11
+    first = api.get(URL, {"q": "gecko"}).json()["results"]
+    assert not {m["id"] for m in first} & {m["id"] for m in second["results"]}
 
 
 def test_the_schema_documents_q_and_the_highlight(api):
