@@ -340,7 +340,7 @@ class Results(Sequence):
         return self._read([self.ids[index]])[0]
 
     def _read(self, ids: list[int]) -> list[Message]:
-        by_id = {message.pk: message for message in self.rows.filter(pk__in=ids)}
+        by_id = {message.pk: message for message in self.rows.filter(pk__in=ids).order_by()}
         return [by_id[pk] for pk in ids if pk in by_id]  # one deleted meanwhile is left out
 
 
