@@ -112,9 +112,11 @@ function catchUp() {
     return;
   }
   const last = sentRows().at(-1);
-  const wasAtBottom = atBottom();
   catchingUp = get(last ? `after=${last.dataset.messageId}` : "")
     .then(({ rows: newer, more }) => {
+      // Where the reader is when the rows come, not when they were asked for: one who
+      // scrolled up meanwhile stays where they read.
+      const wasAtBottom = atBottom();
       if (more) catchingUp.again = true; // a long gap: the next part after this one
       else document.getElementById("newer-wrap")?.remove(); // opened mid-way: now whole
       const added = newer.filter((row) => !document.getElementById(row.id));
