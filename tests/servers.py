@@ -62,10 +62,20 @@ def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1].strip("/"))
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, and never one this process handed out before:
+    the kernel can offer the same free port twice in a row, before the first is taken (a
+    CI run gave the web server's and the event server's metrics the same one)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def test_database_url() -> str:

@@ -118,8 +118,8 @@ def test_redis_down_while_users_write_loses_nothing(private_redis, tmp_path, cap
         client.start()
         time.sleep(2)  # traffic before the outage: a baseline, not a synchronisation
         phase["now"] = "outage"
-        stopped_at = timezone.now()
         private_redis.stop()
+        stopped_at = timezone.now()  # once it is gone: a send until then may reach it
         time.sleep(OUTAGE_SECONDS)  # the outage itself
         private_redis.start()
         back = time.monotonic()
